@@ -1,0 +1,31 @@
+-- Clean projects: one row per repository (names compared without case, the most recently pushed
+-- copy kept), archived and disabled repositories dropped.
+with ranked as (
+    select
+        *,
+        row_number() over (
+            partition by project_key
+            order by pushed_at desc nulls last, stars desc nulls last, full_name
+        ) as copy_rank
+    from {{ ref('stg_repositories') }}
+)
+
+select
+    full_name,
+    project_key,
+    owner,
+    name,
+    description,
+    language,
+    topics,
+    stars,
+    forks,
+    open_issues,
+    is_fork,
+    created_at,
+    pushed_at,
+    readme_excerpt
+from ranked
+where copy_rank = 1
+  and not is_archived
+  and not is_disabled

@@ -1,0 +1,13 @@
+-- What the scorer needs per user: their vector, category and tech-stack sets, and the projects
+-- to exclude. One row per user; the users × projects product is never materialised here, the
+-- scorer computes it in bounded blocks.
+select
+    d.user_login,
+    e.embedding,
+    d.categories,
+    d.tech_stack,
+    d.known_projects,
+    d.profile_basis,
+    e.semantic_basis
+from {{ ref('dbt_user_embeddings_data') }} as d
+inner join {{ source('octorec', 'user_embeddings') }} as e on e.user_login = d.user_login

@@ -1,0 +1,19 @@
+"""The Dagster code location: every stage's definitions, merged, and the shared resources."""
+
+import dagster as dg
+
+from octorec.defs import dbt, embeddings, ingestion, jobs, similarities
+from octorec.defs.resources import OctorecResource
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Assemble the definitions (the dbt manifest is parsed here if it is missing or stale)."""
+    return dg.Definitions.merge(
+        ingestion.defs(),
+        dbt.defs(),
+        embeddings.defs(),
+        similarities.defs(),
+        jobs.defs(),
+        dg.Definitions(resources={"octorec": OctorecResource()}),
+    )

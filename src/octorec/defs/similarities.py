@@ -1,0 +1,73 @@
+"""Assets of the `ml_similarities` group: scoring users against projects and storing the best."""
+
+
+import dagster as dg
+
+from octorec import constants as c
+from octorec.defs.metadata import markdown_table
+from octorec.defs.resources import OctorecResource
+from octorec.scoring.store import score_and_store
+
+GROUP = "ml_similarities"
+SAMPLE_ROWS = 15
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[c.DBT_USER_PROJECT_SIMILARITIES, "project_hybrid_embeddings"],
+    kinds={"numpy", "duckdb"},
+)
+def user_project_similarities(
+    context: dg.AssetExecutionContext, octorec: OctorecResource
+) -> dg.MaterializeResult:
+    """Scores every user against every project, keeps the top N above the threshold, stores them.
+
+    Each row keeps its four components and the categories and tech stack that matched, so every
+    recommendation can be explained. The previous result is replaced in one transaction.
+    """
+    settings = octorec.settings()
+    with octorec.warehouse() as warehouse:
+        summary = score_and_store(warehouse, settings, context.run_id)
+    context.log.info(
+        f"{summary.recommendations} recommendations for {summary.users_with_recommendations} of "
+        f"{summary.users} users over {summary.projects} projects in {summary.seconds:.2f} s"
+    )
+    table = summary.table
+    scores = table.column("score").to_pylist()
+    sample = table.slice(0, SAMPLE_ROWS).to_pylist()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": summary.recommendations,
+            "users": summary.users,
+            "users_with_recommendations": summary.users_with_recommendations,
+            "projects": summary.projects,
+            "mean_score": round(sum(scores) / len(scores), 4) if scores else 0.0,
+            "weights": settings.weights.model_dump(),
+            "top_n": settings.top_n,
+            "min_similarity": settings.min_similarity,
+            "seconds": round(summary.seconds, 3),
+            "sample": dg.MetadataValue.md(
+                markdown_table(
+                    ["user", "rank", "project", "score", "semantic", "category", "tech", "pop"],
+                    [
+                        [
+                            r["user_login"],
+                            r["rank"],
+                            r["project_full_name"],
+                            r["score"],
+                            r["semantic_similarity"],
+                            r["category_similarity"],
+                            r["tech_stack_similarity"],
+                            r["popularity_similarity"],
+                        ]
+                        for r in sample
+                    ],
+                )
+            ),
+        }
+    )
+
+
+def defs() -> dg.Definitions:
+    """The scoring asset."""
+    return dg.Definitions(assets=[user_project_similarities])

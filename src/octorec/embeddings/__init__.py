@@ -1,0 +1,1 @@
+"""Semantic and hybrid embeddings of projects and users."""

@@ -1,0 +1,81 @@
+"""Embeddings cached by (model, content hash): unchanged texts are never embedded twice."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from octorec import constants as c
+from octorec.embeddings.encoder import TextEncoder
+from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+
+logger = logging.getLogger(__name__)
+
+
+def content_hash(text: str) -> str:
+    """The MD5 hex digest dbt's `md5()` gives for the same text."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedEncoding:
+    """Vectors for the requested texts and how many had to be embedded now."""
+
+    vectors: np.ndarray
+    embedded: int
+    reused: int
+
+
+def encode_with_cache(
+    warehouse: DuckDBWarehouse,
+    encoder: TextEncoder,
+    texts: Sequence[str],
+    hashes: Sequence[str],
+) -> CachedEncoding:
+    """Embed only the texts whose hash the cache lacks, store them, return all vectors in order."""
+    if len(texts) != len(hashes):
+        raise ValueError("texts and hashes must be the same length")
+    unique_hashes = list(dict.fromkeys(hashes))
+    warehouse.connection.register(
+        "_octorec_wanted", pa.table({"content_hash": pa.array(unique_hashes, pa.string())})
+    )
+    try:
+        cached = warehouse.query(
+            f"SELECT c.content_hash, c.embedding FROM {c.EMBEDDING_CACHE} AS c "
+            "INNER JOIN _octorec_wanted AS w ON w.content_hash = c.content_hash "
+            "WHERE c.model = ?",
+            [encoder.model_name],
+        )
+    finally:
+        warehouse.connection.unregister("_octorec_wanted")
+    row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
+    known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
+
+    text_of = dict(zip(hashes, texts, strict=True))
+    missing = [h for h in unique_hashes if h not in row_of]
+    fresh = encoder.encode([text_of[h] for h in missing])
+    if missing:
+        warehouse.upsert(
+            c.EMBEDDING_CACHE,
+            pa.table(
+                {
+                    "model": pa.array([encoder.model_name] * len(missing), pa.string()),
+                    "content_hash": pa.array(missing, pa.string()),
+                    "embedding": vectors_to_arrow(fresh),
+                    "created_at": pa.array([datetime.now(UTC)] * len(missing)),
+                }
+            ),
+            ["model", "content_hash"],
+        )
+    vectors = np.zeros((len(hashes), encoder.dimensions), dtype=np.float32)
+    fresh_row = {h: i for i, h in enumerate(missing)}
+    for position, h in enumerate(hashes):
+        vectors[position] = known[row_of[h]] if h in row_of else fresh[fresh_row[h]]
+    logger.info("embeddings: %d reused from cache, %d embedded", len(row_of), len(missing))
+    return CachedEncoding(vectors=vectors, embedded=len(missing), reused=len(row_of))

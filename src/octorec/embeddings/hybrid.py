@@ -1,0 +1,76 @@
+"""Hybrid embeddings: the semantic vector joined with category, tech-stack and popularity blocks.
+
+Each block is scaled so that the dot product of two (unnormalised) hybrid vectors is
+`w_sem·cos + w_cat·cos(categories) + w_tech·cos(tech stack) + w_pop·pop·pop'`: the same components
+and weights as the recommendation score, with set cosine in place of Jaccard. The result is
+L2-normalised, so one vector serves nearest-neighbour search over projects and users alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from octorec.features import multi_hot
+from octorec.settings import ScoringWeights
+
+
+@dataclass(frozen=True)
+class HybridLayout:
+    """Which slice of a hybrid vector holds which feature."""
+
+    semantic_dimensions: int
+    categories: tuple[str, ...]
+    tech_stack: tuple[str, ...]
+
+    @property
+    def dimensions(self) -> int:
+        """Total length: semantic + categories + tech stack + one popularity value."""
+        return self.semantic_dimensions + len(self.categories) + len(self.tech_stack) + 1
+
+    def describe(self) -> dict[str, int]:
+        """Block sizes, for run metadata."""
+        return {
+            "semantic": self.semantic_dimensions,
+            "categories": len(self.categories),
+            "tech_stack": len(self.tech_stack),
+            "popularity": 1,
+            "total": self.dimensions,
+        }
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def hybrid_embeddings(
+    semantic: np.ndarray,
+    categories: Sequence[Sequence[str]],
+    tech_stack: Sequence[Sequence[str]],
+    popularity: np.ndarray,
+    layout: HybridLayout,
+    weights: ScoringWeights,
+) -> np.ndarray:
+    """Build L2-normalised hybrid vectors, one per row of `semantic`."""
+    if semantic.shape[1] != layout.semantic_dimensions:
+        raise ValueError(
+            f"semantic vectors have {semantic.shape[1]} values, layout expects "
+            f"{layout.semantic_dimensions}"
+        )
+    category_block = _unit_rows(multi_hot(categories, layout.categories).toarray())
+    tech_block = _unit_rows(multi_hot(tech_stack, layout.tech_stack).toarray())
+    blocks = [
+        np.sqrt(weights.semantic) * _unit_rows(semantic.astype(np.float32)),
+        np.sqrt(weights.category) * category_block,
+        np.sqrt(weights.tech_stack) * tech_block,
+        np.sqrt(weights.popularity) * np.asarray(popularity, dtype=np.float32).reshape(-1, 1),
+    ]
+    return _unit_rows(np.hstack(blocks).astype(np.float32))
+
+
+def semantic_part(hybrid: np.ndarray, layout: HybridLayout) -> np.ndarray:
+    """The unit-length semantic vectors inside hybrid vectors (exactly the originals)."""
+    return _unit_rows(hybrid[:, : layout.semantic_dimensions])

@@ -1,0 +1,127 @@
+"""Project embeddings: semantic vectors of the project text, then hybrid vectors with features."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from octorec import constants as c
+from octorec.embeddings.cache import encode_with_cache
+from octorec.embeddings.encoder import TextEncoder
+from octorec.embeddings.hybrid import HybridLayout, hybrid_embeddings
+from octorec.settings import Settings
+from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SemanticSummary:
+    """What one run of the project semantic embeddings did."""
+
+    projects: int
+    embedded: int
+    reused: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class HybridSummary:
+    """What one run of the project hybrid embeddings did."""
+
+    projects: int
+    layout: HybridLayout
+    seconds: float
+
+
+def hybrid_layout(warehouse: DuckDBWarehouse, settings: Settings) -> HybridLayout:
+    """The hybrid vector layout: every category and tech-stack entry of the taxonomy seeds."""
+    categories = warehouse.query(
+        f"SELECT DISTINCT category FROM {c.TAXONOMY_CATEGORIES} ORDER BY category"
+    )
+    tech_stack = warehouse.query(
+        f"SELECT DISTINCT tech_stack FROM {c.TAXONOMY_TECH_STACK} ORDER BY tech_stack"
+    )
+    return HybridLayout(
+        semantic_dimensions=settings.model_dimensions,
+        categories=tuple(categories.column(0).to_pylist()),
+        tech_stack=tuple(tech_stack.column(0).to_pylist()),
+    )
+
+
+def embed_projects(
+    warehouse: DuckDBWarehouse, encoder: TextEncoder, run_id: str
+) -> SemanticSummary:
+    """Embed every enriched project's text (reusing cached vectors) and replace the table."""
+    started = time.perf_counter()
+    projects = warehouse.query(
+        f"SELECT full_name, embedding_text, content_hash FROM {c.DBT_PROJECT_ENRICHED_DATA} "
+        "ORDER BY full_name"
+    )
+    encoding = encode_with_cache(
+        warehouse,
+        encoder,
+        projects.column("embedding_text").to_pylist(),
+        projects.column("content_hash").to_pylist(),
+    )
+    rows = pa.table(
+        {
+            "project_full_name": projects.column("full_name"),
+            "content_hash": projects.column("content_hash"),
+            "model": pa.array([encoder.model_name] * projects.num_rows, pa.string()),
+            "embedding": vectors_to_arrow(encoding.vectors),
+            "run_id": pa.array([run_id] * projects.num_rows, pa.string()),
+            "computed_at": pa.array([datetime.now(UTC)] * projects.num_rows),
+        }
+    )
+    warehouse.replace(c.PROJECT_SEMANTIC_EMBEDDINGS, rows)
+    return SemanticSummary(
+        projects=projects.num_rows,
+        embedded=encoding.embedded,
+        reused=encoding.reused,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def build_project_hybrids(
+    warehouse: DuckDBWarehouse, settings: Settings, run_id: str
+) -> HybridSummary:
+    """Join each project's semantic vector with its features and replace the hybrid table."""
+    started = time.perf_counter()
+    layout = hybrid_layout(warehouse, settings)
+    projects = warehouse.query(
+        f"SELECT e.full_name, e.categories, e.tech_stack, e.popularity, s.embedding "
+        f"FROM {c.DBT_PROJECT_ENRICHED_DATA} AS e "
+        f"INNER JOIN {c.PROJECT_SEMANTIC_EMBEDDINGS} AS s ON s.project_full_name = e.full_name "
+        "ORDER BY e.full_name"
+    )
+    semantic = matrix_from_arrow(projects.column("embedding"), settings.model_dimensions)
+    popularity = np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32)
+    vectors = hybrid_embeddings(
+        semantic,
+        projects.column("categories").to_pylist(),
+        projects.column("tech_stack").to_pylist(),
+        popularity,
+        layout,
+        settings.weights,
+    )
+    rows = pa.table(
+        {
+            "project_full_name": projects.column("full_name"),
+            "categories": projects.column("categories"),
+            "tech_stack": projects.column("tech_stack"),
+            "popularity": projects.column("popularity"),
+            "embedding": vectors_to_arrow(vectors),
+            "run_id": pa.array([run_id] * projects.num_rows, pa.string()),
+            "computed_at": pa.array([datetime.now(UTC)] * projects.num_rows),
+        }
+    )
+    warehouse.replace(c.PROJECT_HYBRID_EMBEDDINGS, rows)
+    return HybridSummary(
+        projects=projects.num_rows, layout=layout, seconds=time.perf_counter() - started
+    )

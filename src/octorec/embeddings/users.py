@@ -1,0 +1,158 @@
+"""User semantic vectors from what they wrote about themselves and what they starred or own."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from octorec import constants as c
+from octorec.embeddings.cache import content_hash, encode_with_cache
+from octorec.embeddings.encoder import TextEncoder
+from octorec.embeddings.hybrid import hybrid_embeddings, semantic_part
+from octorec.embeddings.projects import hybrid_layout
+from octorec.settings import Settings
+from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+
+
+class SemanticBasis(StrEnum):
+    """What a user's semantic vector was built from."""
+
+    INTERACTIONS = "interactions"
+    PROFILE = "profile"
+    PROFILE_AND_INTERACTIONS = "profile_and_interactions"
+    NONE = "none"
+
+
+def interaction_matrix(
+    interacted: Sequence[Sequence[str]], project_index: dict[str, int]
+) -> sp.csr_matrix:
+    """A users × projects 0/1 matrix of the listed projects that are in `project_index`."""
+    indptr = [0]
+    indices: list[int] = []
+    for projects in interacted:
+        indices.extend(sorted({project_index[p] for p in projects if p in project_index}))
+        indptr.append(len(indices))
+    return sp.csr_matrix(
+        (np.ones(len(indices), dtype=np.float32), indices, indptr),
+        shape=(len(interacted), len(project_index)),
+    )
+
+
+def user_semantic_vectors(
+    interactions: sp.csr_matrix,
+    project_vectors: np.ndarray,
+    profile_vectors: np.ndarray,
+    has_profile: np.ndarray,
+    profile_weight: float,
+) -> tuple[np.ndarray, list[SemanticBasis]]:
+    """Blend each user's mean project vector with their profile-text vector.
+
+    `v = normalise((1 - a)·mean(projects) + a·profile)` with `a = profile_weight` when the user has
+    both; whichever exists when they have one; zeros when they have neither (the semantic term
+    then contributes nothing and the other components decide).
+
+    Returns:
+        The unit-length (or zero) vectors and, per user, what they were built from.
+    """
+    counts = np.asarray(interactions.sum(axis=1)).ravel()
+    sums = np.asarray(interactions @ project_vectors, dtype=np.float32)
+    means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
+    has_interactions = counts > 0
+    has_profile = np.asarray(has_profile, dtype=bool)
+    a = np.where(has_interactions & has_profile, profile_weight, np.where(has_profile, 1.0, 0.0))
+    blended = (1.0 - a)[:, None] * means + a[:, None] * profile_vectors
+    norms = np.linalg.norm(blended, axis=1, keepdims=True)
+    vectors = np.divide(blended, norms, out=np.zeros_like(blended), where=norms > 0)
+    bases = [
+        SemanticBasis.PROFILE_AND_INTERACTIONS
+        if i and p
+        else SemanticBasis.INTERACTIONS
+        if i
+        else SemanticBasis.PROFILE
+        if p
+        else SemanticBasis.NONE
+        for i, p in zip(has_interactions, has_profile, strict=True)
+    ]
+    return vectors.astype(np.float32), bases
+
+
+@dataclass(frozen=True)
+class UserEmbeddingSummary:
+    """What one run of the user embeddings did."""
+
+    users: int
+    bases: dict[str, int]
+    profiles_embedded: int
+    seconds: float
+
+
+def build_user_embeddings(
+    warehouse: DuckDBWarehouse, encoder: TextEncoder, settings: Settings, run_id: str
+) -> UserEmbeddingSummary:
+    """Embed every user from their profile text and known projects; replace the user table.
+
+    The user's hybrid vector uses the project layout, so users and projects live in one space.
+    """
+    started = time.perf_counter()
+    users = warehouse.query(
+        "SELECT user_login, profile_text, categories, tech_stack, known_projects, "
+        f"mean_popularity FROM {c.DBT_USER_EMBEDDINGS_DATA} ORDER BY user_login"
+    )
+    projects = warehouse.query(
+        f"SELECT project_full_name, embedding FROM {c.PROJECT_HYBRID_EMBEDDINGS} "
+        "ORDER BY project_full_name"
+    )
+    layout = hybrid_layout(warehouse, settings)
+    project_semantic = semantic_part(
+        matrix_from_arrow(projects.column("embedding"), layout.dimensions), layout
+    )
+    project_index = {
+        name: i for i, name in enumerate(projects.column("project_full_name").to_pylist())
+    }
+    interactions = interaction_matrix(users.column("known_projects").to_pylist(), project_index)
+
+    profile_texts = users.column("profile_text").to_pylist()
+    has_profile = np.array([text is not None for text in profile_texts], dtype=bool)
+    profile_vectors = np.zeros((users.num_rows, settings.model_dimensions), dtype=np.float32)
+    texts = [text for text in profile_texts if text is not None]
+    if texts:
+        encoded = encode_with_cache(warehouse, encoder, texts, [content_hash(t) for t in texts])
+        profile_vectors[has_profile] = encoded.vectors
+
+    semantic, bases = user_semantic_vectors(
+        interactions, project_semantic, profile_vectors, has_profile, settings.user_profile_weight
+    )
+    vectors = hybrid_embeddings(
+        semantic,
+        users.column("categories").to_pylist(),
+        users.column("tech_stack").to_pylist(),
+        np.asarray(users.column("mean_popularity").to_pylist(), dtype=np.float32),
+        layout,
+        settings.weights,
+    )
+    counts = np.asarray(interactions.sum(axis=1)).ravel().astype(np.int32)
+    rows = pa.table(
+        {
+            "user_login": users.column("user_login"),
+            "embedding": vectors_to_arrow(vectors),
+            "semantic_basis": pa.array([str(b) for b in bases], pa.string()),
+            "interacted_projects": pa.array(counts, pa.int32()),
+            "run_id": pa.array([run_id] * users.num_rows, pa.string()),
+            "computed_at": pa.array([datetime.now(UTC)] * users.num_rows),
+        }
+    )
+    warehouse.replace(c.USER_EMBEDDINGS, rows)
+    return UserEmbeddingSummary(
+        users=users.num_rows,
+        bases=dict(Counter(str(b) for b in bases)),
+        profiles_embedded=len(texts),
+        seconds=time.perf_counter() - started,
+    )

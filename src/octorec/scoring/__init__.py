@@ -1,0 +1,1 @@
+"""Scoring users against projects and keeping the best per user."""

@@ -1,0 +1,129 @@
+"""Scoring the stored users against the stored projects and replacing the result table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from octorec import constants as c
+from octorec.embeddings.hybrid import semantic_part
+from octorec.embeddings.projects import hybrid_layout
+from octorec.embeddings.users import interaction_matrix
+from octorec.scoring.similarity import (
+    ProjectFeatures,
+    Recommendations,
+    UserFeatures,
+    matched_labels,
+    recommend,
+)
+from octorec.settings import Settings
+from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow
+
+
+@dataclass(frozen=True)
+class SimilaritySummary:
+    """What one scoring run produced."""
+
+    users: int
+    projects: int
+    recommendations: int
+    users_with_recommendations: int
+    seconds: float
+    table: pa.Table
+
+
+def load_features(
+    warehouse: DuckDBWarehouse, settings: Settings
+) -> tuple[UserFeatures, ProjectFeatures]:
+    """The scorer's inputs: users from `dbt_user_project_similarities`, projects from the hybrids."""
+    layout = hybrid_layout(warehouse, settings)
+    projects = warehouse.query(
+        "SELECT project_full_name, categories, tech_stack, popularity, embedding "
+        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} ORDER BY project_full_name"
+    )
+    users = warehouse.query(
+        "SELECT user_login, categories, tech_stack, known_projects, embedding "
+        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES} ORDER BY user_login"
+    )
+    names = projects.column("project_full_name").to_pylist()
+    project_features = ProjectFeatures(
+        names=names,
+        semantic=semantic_part(
+            matrix_from_arrow(projects.column("embedding"), layout.dimensions), layout
+        ),
+        categories=projects.column("categories").to_pylist(),
+        tech_stack=projects.column("tech_stack").to_pylist(),
+        popularity=np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32),
+    )
+    user_features = UserFeatures(
+        logins=users.column("user_login").to_pylist(),
+        semantic=semantic_part(
+            matrix_from_arrow(users.column("embedding"), layout.dimensions), layout
+        ),
+        categories=users.column("categories").to_pylist(),
+        tech_stack=users.column("tech_stack").to_pylist(),
+        known=interaction_matrix(
+            users.column("known_projects").to_pylist(), {n: i for i, n in enumerate(names)}
+        ),
+    )
+    return user_features, project_features
+
+
+def recommendations_table(
+    result: Recommendations, users: UserFeatures, projects: ProjectFeatures, run_id: str
+) -> pa.Table:
+    """The rows of `user_project_similarities` for a scoring result."""
+    computed_at = datetime.now(UTC)
+    return pa.table(
+        {
+            "user_login": pa.array([users.logins[i] for i in result.user_index], pa.string()),
+            "project_full_name": pa.array(
+                [projects.names[i] for i in result.project_index], pa.string()
+            ),
+            "rank": pa.array(result.rank, pa.int32()),
+            "score": pa.array(result.score, pa.float64()),
+            "semantic_similarity": pa.array(result.semantic, pa.float64()),
+            "category_similarity": pa.array(result.category, pa.float64()),
+            "tech_stack_similarity": pa.array(result.tech_stack, pa.float64()),
+            "popularity_similarity": pa.array(result.popularity, pa.float64()),
+            "matched_categories": pa.array(
+                matched_labels(
+                    users.categories, projects.categories, result.user_index, result.project_index
+                ),
+                pa.list_(pa.string()),
+            ),
+            "matched_tech_stack": pa.array(
+                matched_labels(
+                    users.tech_stack, projects.tech_stack, result.user_index, result.project_index
+                ),
+                pa.list_(pa.string()),
+            ),
+            "run_id": pa.array([run_id] * len(result), pa.string()),
+            "computed_at": pa.array([computed_at] * len(result)),
+        }
+    )
+
+
+def score_and_store(
+    warehouse: DuckDBWarehouse, settings: Settings, run_id: str
+) -> SimilaritySummary:
+    """Score every user, keep the top N above the threshold, replace the result atomically."""
+    started = time.perf_counter()
+    users, projects = load_features(warehouse, settings)
+    result = recommend(
+        users, projects, settings.weights, settings.top_n, settings.min_similarity
+    )
+    table = recommendations_table(result, users, projects, run_id)
+    warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
+    return SimilaritySummary(
+        users=len(users.logins),
+        projects=len(projects.names),
+        recommendations=len(result),
+        users_with_recommendations=len(np.unique(result.user_index)),
+        seconds=time.perf_counter() - started,
+        table=table,
+    )

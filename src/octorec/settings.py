@@ -1,0 +1,90 @@
+"""One settings object, read from the environment when a run starts (never at import time)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
+
+
+class SourceKind(StrEnum):
+    """Where `github_scraping` reads GitHub data from."""
+
+    SNAPSHOT = "snapshot"
+    GITHUB = "github"
+
+
+class ScoringWeights(BaseSettings):
+    """Weights of the four score components; the seed's defaults (they sum to 1.3 on purpose)."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_WEIGHT_", frozen=True)
+
+    semantic: float = Field(0.25, ge=0)
+    category: float = Field(0.45, ge=0)
+    tech_stack: float = Field(0.5, ge=0)
+    popularity: float = Field(0.1, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ScoringWeights:
+        if self.semantic + self.category + self.tech_stack + self.popularity <= 0:
+            raise ValueError("at least one RECOMMENDATION_WEIGHT_* must be positive")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything a run can be configured with, from environment variables.
+
+    Relative paths are resolved against the working directory when the settings are read, so
+    every process of a run (Dagster, dbt, the CLI) agrees on the same files.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True)
+
+    source: SourceKind = Field(
+        SourceKind.SNAPSHOT, validation_alias=AliasChoices("OCTOREC_SOURCE", "source")
+    )
+    snapshot_dir: Path = Field(
+        Path("../shared/data/github-sample"),
+        validation_alias=AliasChoices("OCTOREC_SNAPSHOT_DIR", "snapshot_dir"),
+    )
+    database: Path = Field(
+        Path("data/octorec.duckdb"),
+        validation_alias=AliasChoices("OCTOREC_DATABASE", "database"),
+    )
+    model_name: str = Field(MODEL_NAME, validation_alias=AliasChoices("MODEL_NAME", "model_name"))
+    model_dimensions: int = Field(
+        MODEL_DIMENSIONS,
+        gt=0,
+        validation_alias=AliasChoices("MODEL_DIMENSIONS", "model_dimensions"),
+    )
+    model_batch_size: int = Field(
+        64, gt=0, validation_alias=AliasChoices("MODEL_BATCH_SIZE", "model_batch_size")
+    )
+    top_n: int = Field(
+        5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n")
+    )
+    min_similarity: float = Field(
+        0.1,
+        validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
+    )
+    user_profile_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("USER_PROFILE_WEIGHT", "user_profile_weight"),
+    )
+    weights: ScoringWeights = Field(default_factory=ScoringWeights)
+
+    @field_validator("snapshot_dir", "database", mode="after")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.expanduser().resolve()
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment now; call it when a run starts."""
+    return Settings()

@@ -1,0 +1,106 @@
+"""The contract every GitHub data source fulfils, and the records it produces."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+class SourceUnavailableError(RuntimeError):
+    """The configured source cannot be read; the message says what is missing and where."""
+
+
+@dataclass(frozen=True)
+class RepositoryRecord:
+    """One repository as the source describes it, validated but not cleaned."""
+
+    full_name: str
+    description: str | None = None
+    language: str | None = None
+    topics: tuple[str, ...] = ()
+    stars: int | None = None
+    forks: int | None = None
+    open_issues: int | None = None
+    created_at: datetime | None = None
+    pushed_at: datetime | None = None
+    is_fork: bool = False
+    is_archived: bool = False
+    is_disabled: bool = False
+    readme_excerpt: str | None = None
+    source: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One GitHub user and what they declare about themselves."""
+
+    login: str
+    name: str | None = None
+    bio: str | None = None
+    company: str | None = None
+    location: str | None = None
+    declared_categories: tuple[str, ...] = ()
+    declared_tech_stack: tuple[str, ...] = ()
+    snapshot_date: date | None = None
+    source: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InteractionRecord:
+    """A user's relation to a repository: a star or an owned repository."""
+
+    user_login: str
+    repo_full_name: str
+    kind: str = "star"
+    interacted_at: datetime | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """An input row kept out of the raw tables, with where it was and why."""
+
+    source_file: str
+    line_number: int
+    field: str | None
+    reason: str
+    raw_line: str
+
+    def describe(self) -> str:
+        """One human-readable line: file, line, field and reason."""
+        where = f"{self.source_file}:{self.line_number}"
+        what = f" field '{self.field}'" if self.field else ""
+        return f"{where}{what}: {self.reason}"
+
+
+@dataclass
+class SourceData:
+    """Everything one scrape produced, valid records and rejected rows alike."""
+
+    repositories: list[RepositoryRecord] = field(default_factory=list)
+    users: list[UserRecord] = field(default_factory=list)
+    interactions: list[InteractionRecord] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    files_read: list[str] = field(default_factory=list)
+
+
+class GitHubSource(abc.ABC):
+    """A place GitHub repositories, users and their interactions can be read from."""
+
+    name: str
+
+    @abc.abstractmethod
+    def check_available(self) -> dict[str, Any]:
+        """Verify the source can be read; raise `SourceUnavailableError` saying why not.
+
+        Returns:
+            Facts about the source worth recording (paths, sizes), never secrets.
+        """
+
+    @abc.abstractmethod
+    def fetch(self) -> SourceData:
+        """Read everything the source offers, keeping invalid rows aside with their reasons."""

@@ -1,0 +1,109 @@
+"""Tables the Python side of the pipeline owns (dbt owns its models), in DuckDB's dialect."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from octorec import constants as c
+
+RAW_TABLES: Final[dict[str, str]] = {
+    f"{c.RAW_SCHEMA}.{c.RAW_REPOSITORIES}": """
+        full_name VARCHAR PRIMARY KEY,
+        description VARCHAR,
+        language VARCHAR,
+        topics VARCHAR[] NOT NULL,
+        stars BIGINT,
+        forks BIGINT,
+        open_issues BIGINT,
+        created_at TIMESTAMPTZ,
+        pushed_at TIMESTAMPTZ,
+        is_fork BOOLEAN NOT NULL,
+        is_archived BOOLEAN NOT NULL,
+        is_disabled BOOLEAN NOT NULL,
+        readme_excerpt VARCHAR,
+        source VARCHAR,
+        payload JSON,
+        ingested_at TIMESTAMPTZ NOT NULL
+    """,
+    f"{c.RAW_SCHEMA}.{c.RAW_USERS}": """
+        login VARCHAR PRIMARY KEY,
+        name VARCHAR,
+        bio VARCHAR,
+        company VARCHAR,
+        location VARCHAR,
+        declared_categories VARCHAR[] NOT NULL,
+        declared_tech_stack VARCHAR[] NOT NULL,
+        snapshot_date DATE,
+        source VARCHAR,
+        payload JSON,
+        ingested_at TIMESTAMPTZ NOT NULL
+    """,
+    f"{c.RAW_SCHEMA}.{c.RAW_INTERACTIONS}": """
+        user_login VARCHAR NOT NULL,
+        repo_full_name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        interacted_at TIMESTAMPTZ,
+        source VARCHAR,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (user_login, repo_full_name, kind)
+    """,
+    f"{c.RAW_SCHEMA}.{c.RAW_REJECTED_ROWS}": """
+        source_file VARCHAR NOT NULL,
+        line_number BIGINT NOT NULL,
+        field VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw_line VARCHAR NOT NULL,
+        rejected_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_file, line_number)
+    """,
+}
+
+PIPELINE_TABLES: Final[dict[str, str]] = {
+    c.EMBEDDING_CACHE: """
+        model VARCHAR NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        embedding FLOAT[] NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (model, content_hash)
+    """,
+    c.PROJECT_SEMANTIC_EMBEDDINGS: """
+        project_full_name VARCHAR PRIMARY KEY,
+        content_hash VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        embedding FLOAT[] NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMPTZ NOT NULL
+    """,
+    c.PROJECT_HYBRID_EMBEDDINGS: """
+        project_full_name VARCHAR PRIMARY KEY,
+        categories VARCHAR[] NOT NULL,
+        tech_stack VARCHAR[] NOT NULL,
+        popularity DOUBLE NOT NULL,
+        embedding FLOAT[] NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMPTZ NOT NULL
+    """,
+    c.USER_EMBEDDINGS: """
+        user_login VARCHAR PRIMARY KEY,
+        embedding FLOAT[] NOT NULL,
+        semantic_basis VARCHAR NOT NULL,
+        interacted_projects INTEGER NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMPTZ NOT NULL
+    """,
+    c.USER_PROJECT_SIMILARITIES: """
+        user_login VARCHAR NOT NULL,
+        project_full_name VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,
+        score DOUBLE NOT NULL,
+        semantic_similarity DOUBLE NOT NULL,
+        category_similarity DOUBLE NOT NULL,
+        tech_stack_similarity DOUBLE NOT NULL,
+        popularity_similarity DOUBLE NOT NULL,
+        matched_categories VARCHAR[] NOT NULL,
+        matched_tech_stack VARCHAR[] NOT NULL,
+        run_id VARCHAR NOT NULL,
+        computed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (user_login, rank)
+    """,
+}
