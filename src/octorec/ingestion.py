@@ -66,11 +66,12 @@ def store_source_data(warehouse: DuckDBWarehouse, data: SourceData) -> Ingestion
             _table(data.interactions, now),
             ["user_login", "repo_full_name", "kind"],
         )
-        files = sorted({row.source_file for row in data.rejected} | {
-            path.rsplit("/", 1)[-1] for path in data.files_read
-        })
+        files = sorted(
+            {row.source_file for row in data.rejected}
+            | {path.rsplit("/", 1)[-1] for path in data.files_read}
+        )
         if files:
-            warehouse.connection.execute(
+            warehouse.execute(
                 f"DELETE FROM {raw}.{c.RAW_REJECTED_ROWS} WHERE source_file IN "
                 f"({', '.join('?' for _ in files)})",
                 files,

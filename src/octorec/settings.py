@@ -64,9 +64,7 @@ class Settings(BaseSettings):
     model_batch_size: int = Field(
         64, gt=0, validation_alias=AliasChoices("MODEL_BATCH_SIZE", "model_batch_size")
     )
-    top_n: int = Field(
-        5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n")
-    )
+    top_n: int = Field(5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n"))
     min_similarity: float = Field(
         0.1,
         validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
@@ -77,7 +75,7 @@ class Settings(BaseSettings):
         le=1,
         validation_alias=AliasChoices("USER_PROFILE_WEIGHT", "user_profile_weight"),
     )
-    weights: ScoringWeights = Field(default_factory=ScoringWeights)
+    weights: ScoringWeights = Field(default_factory=lambda: ScoringWeights())
 
     @field_validator("snapshot_dir", "database", mode="after")
     @classmethod

@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets (dagster-dbt), with dbt tests as asset checks."""
 
-
 import logging
 import shutil
 import sys
@@ -101,7 +100,10 @@ def _build(
         for event in events:
             if isinstance(event, dg.Output):
                 table = context.asset_key_for_output(event.output_name).path[-1]
-                metadata = {**event.metadata, "dagster/row_count": warehouse.count(table)}
+                metadata: dict[str, Any] = {
+                    **event.metadata,
+                    "dagster/row_count": warehouse.count(table),
+                }
                 event = event.with_metadata(metadata)
             yield event
 

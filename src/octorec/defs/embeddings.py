@@ -1,6 +1,5 @@
 """Assets of the `ml_embeddings` group: project semantic and hybrid vectors, user vectors."""
 
-
 import dagster as dg
 
 from octorec import constants as c
@@ -90,9 +89,7 @@ def user_embeddings(
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
         summary = build_user_embeddings(warehouse, octorec.encoder(), settings, context.run_id)
-    context.log.info(
-        f"{summary.users} user vectors ({summary.bases}) in {summary.seconds:.1f} s"
-    )
+    context.log.info(f"{summary.users} user vectors ({summary.bases}) in {summary.seconds:.1f} s")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": summary.users,

@@ -1,6 +1,5 @@
 """Assets of the `github_data` group: is the source there, and loading it into raw tables."""
 
-
 import time
 
 import dagster as dg

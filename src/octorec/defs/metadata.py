@@ -1,6 +1,5 @@
 """Small helpers that turn results into Dagster metadata people like to read."""
 
-
 from collections.abc import Sequence
 from typing import Any
 

@@ -1,6 +1,5 @@
 """The resources every asset shares: settings, the source, the warehouse and the encoder."""
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager

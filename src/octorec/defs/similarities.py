@@ -1,6 +1,5 @@
 """Assets of the `ml_similarities` group: scoring users against projects and storing the best."""
 
-
 import dagster as dg
 
 from octorec import constants as c

@@ -88,9 +88,7 @@ def score_block(
     semantic = np.maximum(user_semantic @ projects.semantic.T, 0.0, dtype=np.float32)
     category = jaccard(user_categories, project_categories)
     tech_stack = jaccard(user_tech, project_tech)
-    popularity = np.broadcast_to(
-        np.asarray(projects.popularity, dtype=np.float32), semantic.shape
-    )
+    popularity = np.broadcast_to(np.asarray(projects.popularity, dtype=np.float32), semantic.shape)
     total = (
         weights.semantic * semantic
         + weights.category * category
@@ -163,10 +161,7 @@ def recommend(
         for name in ("score", *COMPONENTS):
             kept[name].append(np.take_along_axis(block[name], best, axis=1)[keep])
     result = Recommendations(
-        **{
-            name: np.concatenate(parts) if parts else np.zeros(0)
-            for name, parts in kept.items()
-        }
+        **{name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in kept.items()}
     )
     logger.info(
         "scored %d users × %d projects in %.2f s, kept %d recommendations",

@@ -39,7 +39,7 @@ class SimilaritySummary:
 def load_features(
     warehouse: DuckDBWarehouse, settings: Settings
 ) -> tuple[UserFeatures, ProjectFeatures]:
-    """The scorer's inputs: users from `dbt_user_project_similarities`, projects from the hybrids."""
+    """The scorer's inputs: users from the dbt scoring model, projects from the hybrid table."""
     layout = hybrid_layout(warehouse, settings)
     projects = warehouse.query(
         "SELECT project_full_name, categories, tech_stack, popularity, embedding "
@@ -114,9 +114,7 @@ def score_and_store(
     """Score every user, keep the top N above the threshold, replace the result atomically."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
-    result = recommend(
-        users, projects, settings.weights, settings.top_n, settings.min_similarity
-    )
+    result = recommend(users, projects, settings.weights, settings.top_n, settings.min_similarity)
     table = recommendations_table(result, users, projects, run_id)
     warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
     return SimilaritySummary(

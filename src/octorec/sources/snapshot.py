@@ -123,7 +123,7 @@ class SnapshotSource(GitHubSource):
             if file_name == USERS_FILE and not path.exists():
                 continue
             with self._open(path) as handle:
-                self._check_header(path, csv.reader(handle), required)
+                self._check_header(path, csv.reader(_decoded_lines(handle, path)), required)
             facts[f"{file_name}_bytes"] = path.stat().st_size
         return facts
 
@@ -189,7 +189,7 @@ class SnapshotSource(GitHubSource):
         self, path: Path, required: tuple[str, ...]
     ) -> Iterator[tuple[int, str, dict[str, str], str | None]]:
         with self._open(path) as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(_decoded_lines(handle, path))
             header = self._check_header(path, reader, required)
             previous_end = reader.line_num
             for values in reader:
@@ -226,24 +226,17 @@ class SnapshotSource(GitHubSource):
             raise SourceUnavailableError(f"{path} does not exist") from None
         except OSError as error:
             raise SourceUnavailableError(f"{path} cannot be read: {error.strerror}") from None
-        return _StrictText(raw, path)
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
-class _StrictText(io.TextIOWrapper):
-    """UTF-8 text that turns a decoding error into a message naming the file."""
-
-    def __init__(self, raw: Any, path: Path) -> None:
-        super().__init__(raw, encoding="utf-8-sig", newline="")
-        self._path = path
-
-    def __next__(self) -> str:
-        try:
-            return super().__next__()
-        except UnicodeDecodeError as error:
-            raise SourceUnavailableError(
-                f"{self._path} is not UTF-8 text (byte {error.start} of a read block): "
-                "re-encode it as UTF-8"
-            ) from None
+def _decoded_lines(handle: io.TextIOWrapper, path: Path) -> Iterator[str]:
+    """The file's lines; a decoding error becomes a message naming the file."""
+    try:
+        yield from handle
+    except UnicodeDecodeError as error:
+        raise SourceUnavailableError(
+            f"{path} is not UTF-8 text (byte {error.start} of a read block): re-encode it as UTF-8"
+        ) from None
 
 
 def _key_part(record: Any, attribute: str) -> Any:

@@ -40,28 +40,22 @@ class DuckDBWarehouse:
 
     def ensure_tables(self) -> None:
         """Create the raw and pipeline tables that do not exist yet."""
-        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {c.RAW_SCHEMA}")
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {c.RAW_SCHEMA}")
         for table, columns in {**RAW_TABLES, **PIPELINE_TABLES}.items():
-            self.connection.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            self.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
 
-    def table_exists(self, table: str) -> bool:
-        """Whether `schema.table` (or `table` in the main schema) exists."""
-        schema, _, name = table.rpartition(".")
-        row = self.connection.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema or "main", name],
-        ).fetchone()
-        return bool(row and row[0])
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement that returns no rows (DDL, DML), to completion."""
+        self.connection.execute(sql, list(params or [])).fetchall()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a read query and return its rows as Arrow."""
-        return self.connection.execute(sql, params or []).to_arrow_table()
+        return self.connection.sql(sql, params=list(params or [])).to_arrow_table()
 
     def count(self, table: str) -> int:
         """The number of rows in a table."""
-        row = self.connection.execute(f"SELECT count(*) FROM {_checked(table)}").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.connection.execute(f"SELECT count(*) FROM {_checked(table)}").fetchall()
+        return int(rows[0][0])
 
     def upsert(self, table: str, rows: pa.Table, key: Sequence[str]) -> int:
         """Insert rows, replacing those with the same natural key; all or nothing.
@@ -77,7 +71,7 @@ class DuckDBWarehouse:
         self.connection.register("_octorec_staged", rows)
         try:
             with self.transaction():
-                self.connection.execute(
+                self.execute(
                     f"INSERT INTO {_checked(table)} ({', '.join(columns)}) "
                     f"SELECT {', '.join(columns)} FROM _octorec_staged "
                     f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
@@ -96,8 +90,8 @@ class DuckDBWarehouse:
         self.connection.register("_octorec_staged", rows)
         try:
             with self.transaction():
-                self.connection.execute(f"DELETE FROM {_checked(table)}")
-                self.connection.execute(
+                self.execute(f"DELETE FROM {_checked(table)}")
+                self.execute(
                     f"INSERT INTO {table} ({', '.join(columns)}) "
                     f"SELECT {', '.join(columns)} FROM _octorec_staged"
                 )
@@ -118,16 +112,16 @@ class DuckDBWarehouse:
             finally:
                 self._transaction_depth -= 1
             return
-        self.connection.execute("BEGIN TRANSACTION")
+        self.execute("BEGIN TRANSACTION")
         self._transaction_depth = 1
         try:
             yield
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            self.execute("ROLLBACK")
             raise
         finally:
             self._transaction_depth = 0
-        self.connection.execute("COMMIT")
+        self.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection (and release the file lock)."""

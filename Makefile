@@ -1,0 +1,52 @@
+# octorec: `make demo` runs the whole pipeline on the sample data, `make test` runs the tests.
+# Both create the virtual environment first when it is missing or out of date.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.octorec-installed
+
+# Dagster's `job execute` and `asset materialize` find the code location through this variable
+# (`dagster dev` reads [tool.dagster] in pyproject.toml); runs are kept in .dagster/.
+export DAGSTER_MODULE_NAME := octorec.definitions
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test lint format dev bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch lies on local disk; naming it first keeps pip from fetching CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	printf '\n# octorec: Dagster commands work from the repository root\nexport DAGSTER_MODULE_NAME=%s\nexport DAGSTER_HOME=%s\nexport HF_HUB_OFFLINE=1\n' \
+		'$(DAGSTER_MODULE_NAME)' '$(DAGSTER_HOME)' >> $(BIN)/activate
+	touch $@
+
+demo: setup
+	$(BIN)/dagster job execute -j training_data_pipeline
+	$(BIN)/octorec sample --users 3
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+dev: setup
+	$(BIN)/dagster dev
+
+clean:
+	rm -rf data .dagster dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""The asset graph is a contract other tools rely on: keys, groups and dependencies."""
+
+import dagster as dg
+
+from octorec.definitions import defs
+
+EXPECTED = {
+    "github_data_ready": ("github_data", set()),
+    "github_scraping": ("github_data", {"github_data_ready"}),
+    "dbt_projects": ("ml_preparation", {"github_scraping"}),
+    "dbt_project_enriched_data": ("ml_preparation", {"dbt_projects"}),
+    "project_semantic_embeddings": ("ml_embeddings", {"dbt_project_enriched_data"}),
+    "project_hybrid_embeddings": (
+        "ml_embeddings",
+        {"project_semantic_embeddings", "dbt_project_enriched_data"},
+    ),
+    "dbt_user_embeddings_data": (
+        "ml_preparation",
+        {"project_hybrid_embeddings", "github_scraping"},
+    ),
+    "user_embeddings": ("ml_embeddings", {"dbt_user_embeddings_data", "project_hybrid_embeddings"}),
+    "dbt_user_project_similarities": (
+        "ml_similarities",
+        {"user_embeddings", "dbt_user_embeddings_data"},
+    ),
+    "user_project_similarities": (
+        "ml_similarities",
+        {"dbt_user_project_similarities", "project_hybrid_embeddings"},
+    ),
+}
+
+
+def test_asset_keys_groups_and_dependencies() -> None:
+    graph = defs().resolve_asset_graph()
+    actual = {
+        key.to_user_string(): (
+            graph.get(key).group_name,
+            {parent.to_user_string() for parent in graph.get(key).parent_keys},
+        )
+        for key in graph.get_all_asset_keys()
+    }
+    assert actual == EXPECTED
+
+
+def test_the_job_covers_every_asset() -> None:
+    job = defs().resolve_job_def("training_data_pipeline")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == set(EXPECTED)
+
+
+def test_dbt_tests_are_asset_checks() -> None:
+    checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in defs().resolve_asset_graph().asset_check_keys
+    }
+    assert ("dbt_project_enriched_data", "unique_dbt_project_enriched_data_full_name") in checks
+    assert any(
+        asset == "dbt_project_enriched_data" and name.startswith("accepted_range")
+        for asset, name in checks
+    )
+    assert {asset for asset, _ in checks} == {
+        "dbt_projects",
+        "dbt_project_enriched_data",
+        "dbt_user_embeddings_data",
+        "dbt_user_project_similarities",
+    }
+
+
+def test_every_asset_has_a_description() -> None:
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).description, key
+
+
+def test_definitions_load_without_reading_settings(monkeypatch) -> None:
+    # Settings are read when a run starts: a broken value must not stop the code location loading.
+    monkeypatch.setenv("RECOMMENDATION_TOP_N", "not a number")
+    assert isinstance(defs(), dg.Definitions)

@@ -1,0 +1,168 @@
+"""The whole job, run by Dagster on a slice of the sample data in a temporary directory."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from octorec.definitions import defs
+from octorec.warehouse import open_warehouse
+from tests.conftest import COLD_START_LOGIN, OWNED_REPOSITORY, SLICE_USERS
+
+pytestmark = pytest.mark.slow
+
+
+def _run() -> dg.ExecuteInProcessResult:
+    job = defs().resolve_job_def("training_data_pipeline")
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(instance=instance)
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [materialization] = result.asset_materializations_for_node(
+        next(n for n in (asset, f"{asset}_models") if _has_node(result, n))
+    )
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def _has_node(result: dg.ExecuteInProcessResult, name: str) -> bool:
+    return any(event.node_name == name for event in result.all_node_events)
+
+
+@pytest.fixture(scope="module")
+def runs(sample_slice: Path, tmp_path_factory: pytest.TempPathFactory):
+    database = tmp_path_factory.mktemp("pipeline") / "octorec.duckdb"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OCTOREC_SOURCE", "snapshot")
+        env.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
+        env.setenv("OCTOREC_DATABASE", str(database))
+        first = _run()
+        with open_warehouse(database, read_only=True) as warehouse:
+            first_rows = warehouse.query(
+                "SELECT * EXCLUDE (run_id, computed_at) FROM user_project_similarities "
+                "ORDER BY user_login, rank"
+            ).to_pylist()
+        second = _run()
+    return database, first, first_rows, second
+
+
+def test_every_step_succeeds_and_every_asset_is_materialised(runs) -> None:
+    _, first, _, second = runs
+    assert first.success and second.success
+    materialized = {
+        event.asset_key.to_user_string()
+        for event in first.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert len(materialized) == 10
+    checks = [e for e in first.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checks and all(e.event_specific_data.passed for e in checks)
+
+
+def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> None:
+    database, _, rows, _ = runs
+    with open_warehouse(database, read_only=True) as warehouse:
+        known = {
+            (row["user_login"], row["repo_full_name"].lower())
+            for row in warehouse.query(
+                "SELECT user_login, repo_full_name FROM raw.interactions"
+            ).to_pylist()
+        }
+    per_user: dict[str, list[dict]] = {}
+    for row in rows:
+        per_user.setdefault(row["user_login"], []).append(row)
+    assert set(per_user) == {*SLICE_USERS, COLD_START_LOGIN}
+    for login, recommendations in per_user.items():
+        assert 1 <= len(recommendations) <= 5
+        assert [r["rank"] for r in recommendations] == list(range(1, len(recommendations) + 1))
+        scores = [r["score"] for r in recommendations]
+        assert scores == sorted(scores, reverse=True)
+        for r in recommendations:
+            assert r["score"] >= 0.1
+            assert (login, r["project_full_name"].lower()) not in known
+            assert r["project_full_name"] != OWNED_REPOSITORY
+            recomputed = (
+                0.25 * r["semantic_similarity"]
+                + 0.45 * r["category_similarity"]
+                + 0.5 * r["tech_stack_similarity"]
+                + 0.1 * r["popularity_similarity"]
+            )
+            assert r["score"] == pytest.approx(recomputed, abs=1e-5)
+            if r["category_similarity"] > 0:
+                assert r["matched_categories"]
+
+
+def test_the_cold_start_user_is_served_from_declared_interests(runs) -> None:
+    database, _, rows, _ = runs
+    mine = [r for r in rows if r["user_login"] == COLD_START_LOGIN]
+    assert mine and all("ai-ml" in r["matched_categories"] for r in mine)
+    with open_warehouse(database, read_only=True) as warehouse:
+        [user] = warehouse.query(
+            "SELECT profile_basis, categories, tech_stack FROM dbt_user_embeddings_data "
+            "WHERE user_login = ?",
+            [COLD_START_LOGIN],
+        ).to_pylist()
+    assert user == {
+        "profile_basis": "declared",
+        "categories": ["ai-ml", "data-engineering"],
+        "tech_stack": ["PyTorch", "Python"],
+    }
+
+
+def test_owned_repositories_count_as_known(runs) -> None:
+    database, *_ = runs
+    with open_warehouse(database, read_only=True) as warehouse:
+        [row] = warehouse.query(
+            "SELECT known_projects FROM dbt_user_embeddings_data WHERE user_login = 'dkadev'"
+        ).to_pylist()
+    assert OWNED_REPOSITORY in row["known_projects"]
+
+
+def test_a_second_run_embeds_nothing_and_changes_no_result(runs) -> None:
+    database, _, first_rows, second = runs
+    assert _metadata(second, "project_semantic_embeddings")["embedded"] == 0
+    with open_warehouse(database, read_only=True) as warehouse:
+        second_rows = warehouse.query(
+            "SELECT * EXCLUDE (run_id, computed_at) FROM user_project_similarities "
+            "ORDER BY user_login, rank"
+        ).to_pylist()
+        raw_counts = [
+            warehouse.count(t) for t in ("raw.repositories", "raw.interactions", "raw.users")
+        ]
+        run_ids = warehouse.query("SELECT DISTINCT run_id FROM user_project_similarities")
+    assert second_rows == first_rows
+    assert raw_counts[0] == len({r for r in open_repos(database)})
+    assert run_ids.column("run_id").to_pylist() == [second.run_id]
+
+
+def open_repos(database: Path) -> list[str]:
+    with open_warehouse(database, read_only=True) as warehouse:
+        return warehouse.query("SELECT full_name FROM raw.repositories").column(0).to_pylist()
+
+
+def test_assets_report_counts_and_timings(runs) -> None:
+    _, first, _, _ = runs
+    scraping = _metadata(first, "github_scraping")
+    assert scraping["rejected_rows"] == 0
+    assert scraping["repositories"] > 150
+    semantic = _metadata(first, "project_semantic_embeddings")
+    assert semantic["embedded"] == semantic["dagster/row_count"] > 150
+    assert semantic["seconds"] > 0
+    similarities = _metadata(first, "user_project_similarities")
+    assert similarities["users_with_recommendations"] == len(SLICE_USERS) + 1
+    assert "| user | rank | project |" in similarities["sample"]
+    assert _metadata(first, "dbt_projects")["dagster/row_count"] == scraping["repositories"]
+
+
+def test_an_unavailable_source_fails_clearly(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("OCTOREC_DATABASE", str(tmp_path / "db.duckdb"))
+    job = defs().resolve_job_def("training_data_pipeline")
+    result = job.execute_in_process(
+        asset_selection=[dg.AssetKey("github_data_ready")], raise_on_error=False
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "snapshot directory" in message and "missing does not exist" in message
+    assert "OCTOREC_SNAPSHOT_DIR" in message

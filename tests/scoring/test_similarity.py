@@ -1,0 +1,173 @@
+"""Known-answer tests of the score, the Jaccard index and the ranking."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from octorec.features import multi_hot
+from octorec.scoring.similarity import (
+    ProjectFeatures,
+    UserFeatures,
+    jaccard,
+    matched_labels,
+    recommend,
+)
+from octorec.settings import ScoringWeights
+
+SEED_WEIGHTS = ScoringWeights(semantic=0.25, category=0.45, tech_stack=0.5, popularity=0.1)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "expected"),
+    [
+        (["a", "b"], ["b", "c"], 1 / 3),
+        (["a"], ["a"], 1.0),
+        (["a", "b", "c", "d"], ["a", "b"], 0.5),
+        (["a"], ["b"], 0.0),
+        ([], ["a"], 0.0),
+        (["a"], [], 0.0),
+        ([], [], 0.0),  # empty sets are not similar, never 1
+    ],
+)
+def test_jaccard_known_answers(left: list[str], right: list[str], expected: float) -> None:
+    labels = ["a", "b", "c", "d"]
+    result = jaccard(multi_hot([left], labels), multi_hot([right], labels))
+    assert result.shape == (1, 1)
+    assert result[0, 0] == pytest.approx(expected)
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def _projects() -> ProjectFeatures:
+    return ProjectFeatures(
+        names=["p/ml", "p/web", "p/opposite", "p/starred"],
+        semantic=np.stack([_unit(1, 0), _unit(0.6, 0.8), _unit(-1, 0), _unit(1, 0)]),
+        categories=[["ai-ml"], ["web-frontend"], ["ai-ml"], ["ai-ml"]],
+        tech_stack=[["Python", "PyTorch"], ["TypeScript"], [], ["Python"]],
+        popularity=np.array([0.5, 1.0, 0.0, 0.9], dtype=np.float32),
+    )
+
+
+def _users(known: list[list[int]]) -> UserFeatures:
+    rows = [[1.0 if j in k else 0.0 for j in range(4)] for k in known]
+    return UserFeatures(
+        logins=["alice", "bob"],
+        semantic=np.stack([_unit(1, 0), np.zeros(2, dtype=np.float32)]),
+        categories=[["ai-ml"], []],
+        tech_stack=[["Python"], []],
+        known=sp.csr_matrix(np.asarray(rows, dtype=np.float32)),
+    )
+
+
+def test_scores_match_the_formula_by_hand() -> None:
+    result = recommend(_users([[3], []]), _projects(), SEED_WEIGHTS, top_n=5, min_score=0.0)
+    alice = {
+        int(p): (float(s), float(sem), float(cat), float(tech), float(pop))
+        for u, p, s, sem, cat, tech, pop in zip(
+            result.user_index,
+            result.project_index,
+            result.score,
+            result.semantic,
+            result.category,
+            result.tech_stack,
+            result.popularity,
+            strict=True,
+        )
+        if u == 0
+    }
+    # p/ml: cos 1, categories {ai-ml} vs {ai-ml} = 1, tech {Python} vs {Python, PyTorch} = 1/2
+    assert alice[0] == pytest.approx((0.25 + 0.45 + 0.5 * 0.5 + 0.1 * 0.5, 1, 1, 0.5, 0.5))
+    # p/web: cos 0.6, no shared category or tech
+    assert alice[1] == pytest.approx((0.25 * 0.6 + 0.1 * 1.0, 0.6, 0, 0, 1.0))
+    # p/opposite: cos -1 clipped to 0, category 1, tech stack empty → 0
+    assert alice[2] == pytest.approx((0.45, 0, 1, 0, 0))
+    assert 3 not in alice  # starred, never recommended
+
+
+def test_ranking_is_best_first_and_respects_top_n_and_threshold() -> None:
+    result = recommend(_users([[3], []]), _projects(), SEED_WEIGHTS, top_n=2, min_score=0.2)
+    pairs = list(zip(result.user_index.tolist(), result.project_index.tolist(), strict=True))
+    ranks = result.rank.tolist()
+    # alice: p/ml (1.0), p/opposite (0.45); p/web (0.25) falls outside the top 2.
+    assert pairs[:2] == [(0, 0), (0, 2)]
+    assert ranks[:2] == [1, 2]
+    # bob knows nothing and has no features: only popularity, 0.1 at most, under 0.2.
+    assert 1 not in result.user_index.tolist()
+
+
+def test_a_user_with_no_signal_gets_only_popularity() -> None:
+    result = recommend(_users([[], []]), _projects(), SEED_WEIGHTS, top_n=1, min_score=0.0)
+    bob = result.user_index == 1
+    assert result.project_index[bob].tolist() == [1]  # the most popular project
+    assert result.score[bob].tolist() == pytest.approx([0.1])
+
+
+def test_ties_go_to_the_lower_project_index() -> None:
+    projects = ProjectFeatures(
+        names=["a", "b", "c"],
+        semantic=np.stack([_unit(1, 0)] * 3),
+        categories=[[], [], []],
+        tech_stack=[[], [], []],
+        popularity=np.zeros(3, dtype=np.float32),
+    )
+    users = UserFeatures(
+        logins=["u"],
+        semantic=np.stack([_unit(1, 0)]),
+        categories=[[]],
+        tech_stack=[[]],
+        known=sp.csr_matrix((1, 3), dtype=np.float32),
+    )
+    result = recommend(users, projects, SEED_WEIGHTS, top_n=2, min_score=0.0)
+    assert result.project_index.tolist() == [0, 1]
+
+
+def test_blocks_give_the_same_answer_as_one_pass() -> None:
+    rng = np.random.default_rng(7)
+    n_users, n_projects, labels = 37, 120, ["a", "b", "c", "d", "e"]
+    semantic_p = rng.normal(size=(n_projects, 8)).astype(np.float32)
+    semantic_u = rng.normal(size=(n_users, 8)).astype(np.float32)
+    pick = lambda: [str(x) for x in rng.choice(labels, size=rng.integers(0, 3), replace=False)]  # noqa: E731
+    projects = ProjectFeatures(
+        names=[f"p{i}" for i in range(n_projects)],
+        semantic=semantic_p / np.linalg.norm(semantic_p, axis=1, keepdims=True),
+        categories=[pick() for _ in range(n_projects)],
+        tech_stack=[pick() for _ in range(n_projects)],
+        popularity=rng.random(n_projects).astype(np.float32),
+    )
+    users = UserFeatures(
+        logins=[f"u{i}" for i in range(n_users)],
+        semantic=semantic_u / np.linalg.norm(semantic_u, axis=1, keepdims=True),
+        categories=[pick() for _ in range(n_users)],
+        tech_stack=[pick() for _ in range(n_users)],
+        known=sp.random(n_users, n_projects, density=0.05, random_state=1, format="csr"),
+    )
+    whole = recommend(users, projects, SEED_WEIGHTS, top_n=5, min_score=0.1, block_size=1000)
+    blocked = recommend(users, projects, SEED_WEIGHTS, top_n=5, min_score=0.1, block_size=4)
+    np.testing.assert_array_equal(whole.user_index, blocked.user_index)
+    np.testing.assert_array_equal(whole.project_index, blocked.project_index)
+    np.testing.assert_allclose(whole.score, blocked.score)
+    # And every kept score equals the brute-force formula.
+    for u, p, s in zip(whole.user_index, whole.project_index, whole.score, strict=True):
+        cat = jaccard(
+            multi_hot([users.categories[u]], labels), multi_hot([projects.categories[p]], labels)
+        )
+        tech = jaccard(
+            multi_hot([users.tech_stack[u]], labels), multi_hot([projects.tech_stack[p]], labels)
+        )
+        expected = (
+            0.25 * max(0.0, float(users.semantic[u] @ projects.semantic[p]))
+            + 0.45 * cat[0, 0]
+            + 0.5 * tech[0, 0]
+            + 0.1 * projects.popularity[p]
+        )
+        assert s == pytest.approx(expected, abs=1e-5)
+        assert users.known[u, p] == 0
+
+
+def test_matched_labels_explain_each_pair() -> None:
+    assert matched_labels(
+        [["a", "b"], ["c"]], [["b", "c"], ["a"]], np.array([0, 1]), np.array([0, 1])
+    ) == [["b"], []]
