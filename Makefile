@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
-	printf '\n# octorec: Dagster commands work from the repository root\nexport DAGSTER_MODULE_NAME=%s\nexport DAGSTER_HOME=%s\nexport HF_HUB_OFFLINE=1\n' \
+	grep -q DAGSTER_MODULE_NAME $(BIN)/activate || printf '\n# octorec: Dagster commands work from the repository root\nexport DAGSTER_MODULE_NAME=%s\nexport DAGSTER_HOME=%s\nexport HF_HUB_OFFLINE=1\n' \
 		'$(DAGSTER_MODULE_NAME)' '$(DAGSTER_HOME)' >> $(BIN)/activate
 	touch $@
 

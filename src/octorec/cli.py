@@ -15,7 +15,7 @@ from octorec.results import (
     recommendations_for,
     users_with_recommendations,
 )
-from octorec.settings import load_settings
+from octorec.settings import SettingsError, load_settings
 from octorec.warehouse import WarehouseError, open_warehouse
 
 
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UnknownUserError, WarehouseError) as error:
+    except (UnknownUserError, WarehouseError, SettingsError) as error:
         print(f"octorec: {error}", file=sys.stderr)
         return 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
@@ -83,6 +83,33 @@ class Settings(BaseSettings):
         return path.expanduser().resolve()
 
 
+class SettingsError(ValueError):
+    """An environment variable holds a value octorec cannot use; the message names it."""
+
+
+_SECRET_MARKERS = ("URL", "PASSWORD", "TOKEN", "SECRET")
+
+
+def _describe(error: ValidationError, prefix: str = "") -> str:
+    problems = []
+    for item in error.errors():
+        name = prefix + ".".join(str(part) for part in item["loc"]).upper()
+        shown = "" if any(m in name for m in _SECRET_MARKERS) else f" (found {item['input']!r})"
+        problems.append(f"{name}: {item['msg']}{shown}")
+    return "invalid settings: " + "; ".join(problems)
+
+
 def load_settings() -> Settings:
-    """Read the settings from the environment now; call it when a run starts."""
-    return Settings()
+    """Read the settings from the environment now; call it when a run starts.
+
+    Raises:
+        SettingsError: a variable is set to something unusable; the message names each one.
+    """
+    try:
+        weights = ScoringWeights()
+    except ValidationError as error:
+        raise SettingsError(_describe(error, prefix="RECOMMENDATION_WEIGHT_")) from None
+    try:
+        return Settings(weights=weights)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

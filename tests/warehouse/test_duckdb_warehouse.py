@@ -71,3 +71,14 @@ def test_reading_a_missing_database_says_what_to_do(tmp_path: Path) -> None:
         open_warehouse(tmp_path / "none.duckdb", read_only=True),
     ):
         pass
+
+
+def test_reading_a_table_no_asset_has_written_yet_says_so(database: Path) -> None:
+    with (
+        open_warehouse(database) as warehouse,
+        pytest.raises(
+            WarehouseError,
+            match=r"dbt_user_embeddings_data does not exist.*materialise the upstream",
+        ),
+    ):
+        warehouse.query("SELECT * FROM dbt_user_embeddings_data")

@@ -49,8 +49,20 @@ class DuckDBWarehouse:
         self.connection.execute(sql, list(params or [])).fetchall()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """Run a read query and return its rows as Arrow."""
-        return self.connection.sql(sql, params=list(params or [])).to_arrow_table()
+        """Run a read query and return its rows as Arrow.
+
+        Raises:
+            WarehouseError: a table it reads does not exist yet, which means an upstream asset
+                was never materialised in this database.
+        """
+        try:
+            return self.connection.sql(sql, params=list(params or [])).to_arrow_table()
+        except duckdb.CatalogException as error:
+            first_line = str(error).splitlines()[0]
+            raise WarehouseError(
+                f"{first_line} in {self.path}: materialise the upstream assets first, for "
+                "example with `dagster job execute -j training_data_pipeline`"
+            ) from None
 
     def count(self, table: str) -> int:
         """The number of rows in a table."""
