@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def vectors_to_arrow(matrix: np.ndarray) -> pa.ListArray:
@@ -26,7 +27,7 @@ def matrix_from_arrow(column: pa.ChunkedArray | pa.Array, dims: int) -> np.ndarr
         return np.zeros((0, dims), dtype=np.float32)
     if array.null_count:
         raise ValueError(f"{array.null_count} stored vectors are missing")
-    lengths = pa.compute.list_value_length(array).to_numpy(zero_copy_only=False)
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
     if not np.all(lengths == dims):
         found = sorted({int(length) for length in lengths if length != dims})
         raise ValueError(f"stored vectors have {found} values, expected {dims}")
