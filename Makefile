@@ -37,16 +37,19 @@ test: setup
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 dev: setup
 	$(BIN)/dagster dev
+
+bench: setup
+	$(BIN)/python bench/github_scrape.py
 
 clean:
 	rm -rf data .dagster dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from octorec.results import (
     StoredRecommendation,
@@ -17,6 +18,9 @@ from octorec.results import (
 )
 from octorec.settings import SettingsError, load_settings
 from octorec.warehouse import WarehouseError, open_warehouse
+
+if TYPE_CHECKING:
+    from octorec.github.source import ScrapeProgress
 
 
 def _table(recommendations: Sequence[StoredRecommendation]) -> str:
@@ -53,6 +57,47 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scrape(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from octorec.github.http import GitHubFetchError
+    from octorec.ingestion import ingest
+    from octorec.sources import SourceUnavailableError, open_source
+
+    settings = load_settings()
+    bars: dict[str, tqdm] = {}
+
+    def report(progress: ScrapeProgress) -> None:
+        bar = bars.get(progress.phase)
+        if bar is None:
+            bar = bars[progress.phase] = tqdm(
+                total=progress.total, desc=progress.phase, unit="item", file=sys.stderr
+            )
+        bar.total = progress.total
+        bar.n = progress.done
+        bar.set_postfix(
+            requests=progress.stats["requests"],
+            not_modified=progress.stats["not_modified"],
+            retries=progress.stats["retries"],
+        )
+        bar.refresh()
+
+    with open_warehouse(settings.database) as warehouse:
+        try:
+            run = ingest(open_source(settings, warehouse, on_progress=report), warehouse)
+        except (SourceUnavailableError, GitHubFetchError) as error:
+            print(f"octorec: {error} (batches committed before this are kept)", file=sys.stderr)
+            return 1
+        finally:
+            for bar in bars.values():
+                bar.close()
+    print(
+        f"stored {run.repositories} repositories, {run.users} users and "
+        f"{run.interactions} interactions in {run.batches} batches"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `octorec` command."""
     parser = argparse.ArgumentParser(prog="octorec", description=__doc__.splitlines()[0])
@@ -67,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--users", type=int, default=3)
     sample.add_argument("--top", type=int, default=None)
     sample.set_defaults(run=_sample)
+
+    scrape = commands.add_parser(
+        "scrape",
+        help="collect GitHub data into the raw tables (github_scraping, with a progress bar)",
+    )
+    scrape.set_defaults(run=_scrape)
     return parser
 
 

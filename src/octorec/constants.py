@@ -10,6 +10,7 @@ RAW_REPOSITORIES: Final = "repositories"
 RAW_USERS: Final = "users"
 RAW_INTERACTIONS: Final = "interactions"
 RAW_REJECTED_ROWS: Final = "rejected_rows"
+RAW_HTTP_CACHE: Final = "http_cache"
 
 DBT_PROJECTS: Final = "dbt_projects"
 DBT_PROJECT_ENRICHED_DATA: Final = "dbt_project_enriched_data"

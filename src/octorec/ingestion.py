@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.sources.base import SourceData
+from octorec.sources.base import GitHubSource, RejectedRow, RepositoryRecord, SourceData
 from octorec.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class IngestionSummary:
     """Counts of one load, for logs and run metadata."""
 
@@ -41,11 +41,36 @@ def _table(records: list[Any], ingested_at: datetime) -> pa.Table:
         for key, value in row.items():
             if isinstance(value, tuple):
                 row[key] = list(value)
-        if "payload" in row:
-            row["payload"] = _payload(row["payload"])
+            elif isinstance(value, dict):
+                row[key] = _payload(value)
         row["ingested_at"] = ingested_at
         rows.append(row)
     return pa.Table.from_pylist(rows)
+
+
+def _mark_unavailable(
+    warehouse: DuckDBWarehouse, gone: list[RepositoryRecord], now: datetime
+) -> None:
+    """Keep what is known of repositories GitHub no longer serves; only flag them."""
+    names = [r.full_name.lower() for r in gone]
+    placeholders = ", ".join("?" for _ in names)
+    table = f"{c.RAW_SCHEMA}.{c.RAW_REPOSITORIES}"
+    warehouse.execute(
+        f"UPDATE {table} SET is_available = false, ingested_at = ? "
+        f"WHERE lower(full_name) IN ({placeholders})",
+        [now, *names],
+    )
+    stored = set(
+        warehouse.query(
+            f"SELECT lower(full_name) AS n FROM {table} WHERE lower(full_name) IN ({placeholders})",
+            names,
+        )
+        .column("n")
+        .to_pylist()
+    )
+    new = [r for r in gone if r.full_name.lower() not in stored]
+    if new:
+        warehouse.upsert(table, _table(new, now), ["full_name"])
 
 
 def store_source_data(warehouse: DuckDBWarehouse, data: SourceData) -> IngestionSummary:
@@ -56,11 +81,21 @@ def store_source_data(warehouse: DuckDBWarehouse, data: SourceData) -> Ingestion
     """
     now = datetime.now(UTC)
     raw = c.RAW_SCHEMA
+    available = [r for r in data.repositories if r.is_available]
+    gone = [r for r in data.repositories if not r.is_available]
     with warehouse.transaction():
-        warehouse.upsert(
-            f"{raw}.{c.RAW_REPOSITORIES}", _table(data.repositories, now), ["full_name"]
-        )
+        warehouse.upsert(f"{raw}.{c.RAW_REPOSITORIES}", _table(available, now), ["full_name"])
+        if gone:
+            _mark_unavailable(warehouse, gone, now)
         warehouse.upsert(f"{raw}.{c.RAW_USERS}", _table(data.users, now), ["login"])
+        if data.replaces_interactions_of:
+            # A live source returns a user's complete star list: what is gone was unstarred.
+            logins = data.replaces_interactions_of
+            warehouse.execute(
+                f"DELETE FROM {raw}.{c.RAW_INTERACTIONS} WHERE user_login IN "
+                f"({', '.join('?' for _ in logins)})",
+                logins,
+            )
         warehouse.upsert(
             f"{raw}.{c.RAW_INTERACTIONS}",
             _table(data.interactions, now),
@@ -94,3 +129,30 @@ def store_source_data(warehouse: DuckDBWarehouse, data: SourceData) -> Ingestion
     )
     logger.info("stored raw data: %s", summary)
     return summary
+
+
+@dataclass
+class IngestionRun:
+    """What a whole scrape stored, batch after batch."""
+
+    repositories: int = 0
+    users: int = 0
+    interactions: int = 0
+    batches: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+
+def ingest(source: GitHubSource, warehouse: DuckDBWarehouse) -> IngestionRun:
+    """Store every batch the source yields, each in its own transaction, as it arrives.
+
+    A failure part-way keeps the batches committed before it; the next run resumes from there.
+    """
+    run = IngestionRun()
+    for batch in source.batches():
+        summary = store_source_data(warehouse, batch)
+        run.batches += 1
+        run.repositories += summary.repositories
+        run.users += summary.users
+        run.interactions += summary.interactions
+        run.rejected += batch.rejected
+    return run

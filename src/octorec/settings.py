@@ -5,7 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
@@ -76,6 +83,47 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("USER_PROFILE_WEIGHT", "user_profile_weight"),
     )
     weights: ScoringWeights = Field(default_factory=lambda: ScoringWeights())
+
+    github_api_url: str = Field(
+        "https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL", "github_api_url")
+    )
+    github_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token")
+    )
+    github_search_queries: str = Field(
+        "",
+        validation_alias=AliasChoices("GITHUB_SEARCH_QUERIES", "github_search_queries"),
+        description="search queries separated by ';', e.g. 'language:python stars:>100'",
+    )
+    github_repositories: str = Field(
+        "",
+        validation_alias=AliasChoices("GITHUB_REPOSITORIES", "github_repositories"),
+        description="explicit owner/name list, separated by commas or whitespace",
+    )
+    github_users: str = Field("", validation_alias=AliasChoices("GITHUB_USERS", "github_users"))
+    github_users_file: Path | None = Field(
+        None, validation_alias=AliasChoices("GITHUB_USERS_FILE", "github_users_file")
+    )
+    github_max_repositories: int = Field(
+        1000,
+        gt=0,
+        validation_alias=AliasChoices("GITHUB_MAX_REPOSITORIES", "github_max_repositories"),
+    )
+    github_batch_size: int = Field(
+        50, gt=0, le=100, validation_alias=AliasChoices("GITHUB_BATCH_SIZE", "github_batch_size")
+    )
+    github_max_retries: int = Field(
+        5, ge=0, validation_alias=AliasChoices("GITHUB_MAX_RETRIES", "github_max_retries")
+    )
+    github_backoff_seconds: float = Field(
+        1.0, ge=0, validation_alias=AliasChoices("GITHUB_BACKOFF_SECONDS", "github_backoff_seconds")
+    )
+    github_max_wait_seconds: float = Field(
+        3600.0, ge=0, validation_alias=AliasChoices("GITHUB_MAX_WAIT", "github_max_wait_seconds")
+    )
+    github_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias=AliasChoices("GITHUB_TIMEOUT", "github_timeout_seconds")
+    )
 
     @field_validator("snapshot_dir", "database", mode="after")
     @classmethod

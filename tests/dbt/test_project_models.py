@@ -31,6 +31,7 @@ REPOSITORIES = [
     RepositoryRecord(full_name="Dup/Repo", description="older copy", stars=5),
     RepositoryRecord(full_name="dup/repo", description="newer copy", stars=6),
     RepositoryRecord(full_name="old/archived", description="gone", is_archived=True),
+    RepositoryRecord(full_name="was/deleted", description="404 now", is_available=False),
     RepositoryRecord(full_name="go/words", description="ready to go with C++ and c#", stars=0),
     RepositoryRecord(full_name="no/stars", description=None, language="Go", stars=None),
 ]

@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from octorec.settings import Settings, SourceKind
-from octorec.sources import SourceUnavailableError, open_source
+from octorec.sources import SourceUnavailableError
 from octorec.sources.snapshot import SnapshotSource
 
 REPOS_HEADER = (
@@ -114,9 +113,3 @@ def test_non_utf8_file_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(SourceUnavailableError, match=r"repos\.csv is not UTF-8"):
         SnapshotSource(directory).fetch()
-
-
-def test_live_github_source_says_it_is_not_available_yet(tmp_path: Path) -> None:
-    settings = Settings(source=SourceKind.GITHUB, snapshot_dir=tmp_path)
-    with pytest.raises(SourceUnavailableError, match="OCTOREC_SOURCE=github"):
-        open_source(settings)

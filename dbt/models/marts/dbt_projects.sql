@@ -1,5 +1,5 @@
 -- Clean projects: one row per repository (names compared without case, the most recently pushed
--- copy kept), archived and disabled repositories dropped.
+-- copy kept); archived, disabled and unavailable (deleted or blocked) repositories dropped.
 with ranked as (
     select
         *,
@@ -29,3 +29,4 @@ from ranked
 where copy_rank = 1
   and not is_archived
   and not is_disabled
+  and is_available

@@ -15,5 +15,6 @@ select
     is_fork,
     is_archived,
     is_disabled,
+    is_available,
     nullif(trim(readme_excerpt), '') as readme_excerpt
 from {{ source('raw', 'repositories') }}

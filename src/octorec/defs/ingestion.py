@@ -4,10 +4,13 @@ import time
 
 import dagster as dg
 
+from octorec import constants as c
 from octorec.defs.metadata import markdown_table
 from octorec.defs.resources import OctorecResource
-from octorec.ingestion import store_source_data
-from octorec.sources import SourceUnavailableError
+from octorec.github.http import GitHubFetchError
+from octorec.github.source import ScrapeProgress
+from octorec.ingestion import ingest
+from octorec.sources import SourceUnavailableError, open_source
 
 GROUP = "github_data"
 REJECTED_ROWS_SHOWN = 20
@@ -35,41 +38,62 @@ def github_scraping(
     `raw.rejected_rows`.
     """
     started = time.perf_counter()
-    try:
-        data = octorec.source().fetch()
-    except SourceUnavailableError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-    for row in data.rejected[:REJECTED_ROWS_SHOWN]:
+
+    def report(progress: ScrapeProgress) -> None:
+        context.log.info(
+            f"{progress.phase}: {progress.done}/{progress.total}; "
+            f"requests {progress.stats['requests']}, 304s {progress.stats['not_modified']}, "
+            f"retries {progress.stats['retries']}, "
+            f"rate limit remaining {progress.stats['rate_limit_remaining']}"
+        )
+
+    with octorec.warehouse() as warehouse:
+        try:
+            source = open_source(octorec.settings(), warehouse, on_progress=report)
+            run = ingest(source, warehouse)
+        except (SourceUnavailableError, GitHubFetchError) as error:
+            raise dg.Failure(
+                description=f"{error} (batches committed before this are kept)",
+                allow_retries=False,
+            ) from None
+        raw_totals = {
+            f"raw_{name}_total": warehouse.count(f"{c.RAW_SCHEMA}.{name}")
+            for name in (c.RAW_REPOSITORIES, c.RAW_USERS, c.RAW_INTERACTIONS)
+        }
+    request_stats = getattr(getattr(source, "http", None), "stats", None)
+    rejected = run.rejected
+    for row in rejected[:REJECTED_ROWS_SHOWN]:
         context.log.warning(f"rejected {row.describe()}")
-    if len(data.rejected) > REJECTED_ROWS_SHOWN:
+    if len(rejected) > REJECTED_ROWS_SHOWN:
         context.log.warning(
-            f"... and {len(data.rejected) - REJECTED_ROWS_SHOWN} more rejected rows, "
+            f"... and {len(rejected) - REJECTED_ROWS_SHOWN} more rejected rows, "
             "all listed in raw.rejected_rows"
         )
-    with octorec.warehouse() as warehouse:
-        summary = store_source_data(warehouse, data)
     seconds = time.perf_counter() - started
     context.log.info(
-        f"stored {summary.repositories} repositories, {summary.users} users, "
-        f"{summary.interactions} interactions ({summary.rejected_rows} rejected) in {seconds:.1f} s"
+        f"stored {run.repositories} repositories, {run.users} users, "
+        f"{run.interactions} interactions ({len(rejected)} rejected) "
+        f"in {run.batches} batches, {seconds:.1f} s"
     )
     metadata: dict[str, dg.RawMetadataValue] = {
-        "repositories": summary.repositories,
-        "users": summary.users,
-        "interactions": summary.interactions,
-        "rejected_rows": summary.rejected_rows,
-        "raw_repositories_total": summary.raw_repositories_total,
-        "raw_users_total": summary.raw_users_total,
-        "raw_interactions_total": summary.raw_interactions_total,
+        "source": source.name,
+        "repositories": run.repositories,
+        "users": run.users,
+        "interactions": run.interactions,
+        "rejected_rows": len(rejected),
+        "batches": run.batches,
+        **raw_totals,
         "seconds": round(seconds, 2),
     }
-    if data.rejected:
+    if request_stats is not None:
+        metadata["api"] = request_stats.as_metadata()
+    if rejected:
         metadata["rejected_sample"] = dg.MetadataValue.md(
             markdown_table(
                 ["file", "line", "field", "reason"],
                 [
                     [r.source_file, r.line_number, r.field or "", r.reason]
-                    for r in data.rejected[:REJECTED_ROWS_SHOWN]
+                    for r in rejected[:REJECTED_ROWS_SHOWN]
                 ],
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,6 +32,12 @@ class RepositoryRecord:
     readme_excerpt: str | None = None
     source: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    languages: dict[str, int] = field(default_factory=dict)
+    watchers: int | None = None
+    license: str | None = None
+    homepage: str | None = None
+    updated_at: datetime | None = None
+    is_available: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class SourceData:
     interactions: list[InteractionRecord] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
+    replaces_interactions_of: list[str] = field(default_factory=list)
 
 
 class GitHubSource(abc.ABC):
@@ -102,5 +110,21 @@ class GitHubSource(abc.ABC):
         """
 
     @abc.abstractmethod
+    def batches(self) -> Iterator[SourceData]:
+        """Yield what the source offers in batches, each one safe to commit on its own.
+
+        A long scrape commits batch by batch, so a run that is killed and started again only
+        fetches what is missing. Invalid rows are kept aside with their reasons.
+        """
+
     def fetch(self) -> SourceData:
-        """Read everything the source offers, keeping invalid rows aside with their reasons."""
+        """Everything the source offers, as one batch (for small sources and tests)."""
+        merged = SourceData()
+        for batch in self.batches():
+            merged.repositories += batch.repositories
+            merged.users += batch.users
+            merged.interactions += batch.interactions
+            merged.rejected += batch.rejected
+            merged.files_read += batch.files_read
+            merged.replaces_interactions_of += batch.replaces_interactions_of
+        return merged

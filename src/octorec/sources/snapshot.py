@@ -127,7 +127,7 @@ class SnapshotSource(GitHubSource):
             facts[f"{file_name}_bytes"] = path.stat().st_size
         return facts
 
-    def fetch(self) -> SourceData:
+    def batches(self) -> Iterator[SourceData]:
         data = SourceData()
         data.repositories = self._read(REPOS_FILE, REPOS_REQUIRED, _repository, data, "full_name")
         data.interactions = self._read(
@@ -143,7 +143,7 @@ class SnapshotSource(GitHubSource):
             len(data.interactions),
             len(data.rejected),
         )
-        return data
+        yield data
 
     def _read(
         self,

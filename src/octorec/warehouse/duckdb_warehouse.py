@@ -43,6 +43,16 @@ class DuckDBWarehouse:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {c.RAW_SCHEMA}")
         for table, columns in {**RAW_TABLES, **PIPELINE_TABLES}.items():
             self.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+            # Columns added since a database was created are added in place (without NOT NULL,
+            # which DuckDB cannot add to existing rows; the defaults fill them).
+            for definition in columns.split(",\n"):
+                definition = definition.strip()
+                if definition.startswith("PRIMARY KEY") or "PRIMARY KEY" in definition:
+                    continue
+                self.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "
+                    f"{definition.replace(' NOT NULL', '')}"
+                )
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement that returns no rows (DDL, DML), to completion."""

@@ -23,7 +23,13 @@ RAW_TABLES: Final[dict[str, str]] = {
         readme_excerpt VARCHAR,
         source VARCHAR,
         payload JSON,
-        ingested_at TIMESTAMPTZ NOT NULL
+        ingested_at TIMESTAMPTZ NOT NULL,
+        languages JSON,
+        watchers BIGINT,
+        license VARCHAR,
+        homepage VARCHAR,
+        updated_at TIMESTAMPTZ,
+        is_available BOOLEAN NOT NULL DEFAULT TRUE
     """,
     f"{c.RAW_SCHEMA}.{c.RAW_USERS}": """
         login VARCHAR PRIMARY KEY,
@@ -55,6 +61,12 @@ RAW_TABLES: Final[dict[str, str]] = {
         raw_line VARCHAR NOT NULL,
         rejected_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (source_file, line_number)
+    """,
+    f"{c.RAW_SCHEMA}.{c.RAW_HTTP_CACHE}": """
+        request VARCHAR PRIMARY KEY,
+        etag VARCHAR NOT NULL,
+        body JSON,
+        fetched_at TIMESTAMPTZ NOT NULL
     """,
 }
 

@@ -1,0 +1,1 @@
+"""The live GitHub API: a polite HTTP client, GraphQL batches, search splitting, the scraper."""

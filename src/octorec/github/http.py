@@ -1,0 +1,280 @@
+"""A GitHub API client that waits out rate limits, retries faults and uses conditional requests.
+
+Behaviour, following GitHub's guidance for integrators:
+- primary rate limit (`X-RateLimit-Remaining: 0`): wait until `X-RateLimit-Reset`, then retry;
+- secondary limits and 429: honour `Retry-After`, else back off exponentially with jitter;
+- 5xx, timeouts, dropped connections and truncated JSON: bounded retries with backoff, then
+  `GitHubFetchError` naming what was not fetched;
+- GET requests send `If-None-Match` with the stored ETag: a `304` costs no rate limit and the
+  stored body is reused;
+- redirects (301 for renamed repositories) are followed.
+
+The token is only ever placed in the `Authorization` header; messages name method and path only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2022-11-28"
+RETRYABLE_STATUS = (500, 502, 503, 504)
+
+
+class GitHubFetchError(RuntimeError):
+    """A request still failed after every retry; the message names what was not fetched."""
+
+
+class ResponseCache(Protocol):
+    """Where ETags and the bodies they stand for are kept between runs."""
+
+    def get(self, key: str) -> tuple[str, Any] | None:
+        """The stored (etag, body) for a request, if any."""
+
+    def put(self, key: str, etag: str, body: Any) -> None:
+        """Remember a response body and its ETag."""
+
+
+class MemoryCache:
+    """A `ResponseCache` in a dict, for one process."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, Any]] = {}
+
+    def get(self, key: str) -> tuple[str, Any] | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, etag: str, body: Any) -> None:
+        self._entries[key] = (etag, body)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A parsed answer: status, JSON body, headers, and whether it came from a 304."""
+
+    status: int
+    body: Any
+    headers: httpx.Headers
+    not_modified: bool = False
+    url: str = ""
+
+    def next_page(self) -> str | None:
+        """The `rel="next"` link of a paginated answer."""
+        for part in self.headers.get("link", "").split(","):
+            if 'rel="next"' in part:
+                return part[part.index("<") + 1 : part.index(">")]
+        return None
+
+
+@dataclass
+class RequestStats:
+    """Counts for logs and metadata: requests, retries, waits and what they cost."""
+
+    requests: int = 0
+    not_modified: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    seconds_waited: float = 0.0
+    remaining: dict[str, int] = field(default_factory=dict)
+    reset_at: dict[str, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """A flat dict for Dagster metadata."""
+        return {
+            "requests": self.requests,
+            "not_modified": self.not_modified,
+            "retries": self.retries,
+            "rate_limit_waits": self.rate_limit_waits,
+            "seconds_waited": round(self.seconds_waited, 2),
+            "rate_limit_remaining": dict(self.remaining),
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts per request, backoff base and cap, the longest reset wait."""
+
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    max_wait: float = 3600.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the given attempt (0-based)."""
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+class GitHubHttp:
+    """One connection pool to a GitHub API (api.github.com or an Enterprise/test base URL)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        cache: ResponseCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "octorec",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.cache = cache or MemoryCache()
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, follow_redirects=True
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> GitHubHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        accept: str | None = None,
+        missing_ok: bool = False,
+    ) -> ApiResponse:
+        """GET with a conditional request; 404/410/451 return normally when `missing_ok`."""
+        url = f"{path}?{urlencode(params)}" if params else path
+        headers = {"Accept": accept} if accept else {}
+        cached = self.cache.get(url)
+        if cached is not None:
+            headers["If-None-Match"] = cached[0]
+        response = self._send("GET", url, headers=headers, missing_ok=missing_ok)
+        if response.status == 304 and cached is not None:
+            self.stats.not_modified += 1
+            # A 304 carries no Link header: the stored one keeps pagination going.
+            replay = httpx.Headers(response.headers)
+            if cached[1].get("link"):
+                replay["link"] = cached[1]["link"]
+            return ApiResponse(200, cached[1]["body"], replay, not_modified=True, url=url)
+        etag = response.headers.get("etag")
+        if response.status == 200 and etag:
+            self.cache.put(url, etag, {"body": response.body, "link": response.headers.get("link")})
+        return response
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> ApiResponse:
+        """POST a GraphQL query; errors other than NOT_FOUND raise `GitHubFetchError`."""
+        response = self._send(
+            "POST", "/graphql", json_body={"query": query, "variables": variables or {}}
+        )
+        errors = [
+            e for e in (response.body or {}).get("errors", []) if e.get("type") != "NOT_FOUND"
+        ]
+        if errors:
+            raise GitHubFetchError(f"GraphQL query failed: {errors[0].get('message', errors[0])}")
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        missing_ok: bool = False,
+    ) -> ApiResponse:
+        failures = 0
+        last_problem = ""
+        while True:
+            try:
+                self.stats.requests += 1
+                response = self._client.request(method, url, headers=headers, json=json_body)
+                self._record_limits(response)
+                status = response.status_code
+                if status == 304:
+                    return ApiResponse(304, None, response.headers, url=url)
+                if status in (403, 429) and self._wait_for_limit(response):
+                    continue
+                if status in (404, 410, 451) and missing_ok:
+                    return ApiResponse(status, None, response.headers, url=url)
+                if status in RETRYABLE_STATUS or status in (403, 429):
+                    last_problem = f"HTTP {status}"
+                elif status >= 400:
+                    raise GitHubFetchError(
+                        f"{method} {url} failed with HTTP {status}: {_message(response)}"
+                    )
+                else:
+                    return ApiResponse(status, response.json(), response.headers, url=url)
+            except (httpx.TimeoutException, httpx.TransportError) as error:
+                last_problem = type(error).__name__
+            except json.JSONDecodeError:
+                last_problem = "truncated or invalid JSON"
+            if failures >= self.policy.max_retries:
+                raise GitHubFetchError(
+                    f"{method} {url} not fetched after {failures + 1} attempts ({last_problem})"
+                )
+            delay = self.policy.backoff(failures)
+            failures += 1
+            self.stats.retries += 1
+            logger.warning("%s %s: %s, retrying in %.1f s", method, url, last_problem, delay)
+            self._pause(delay)
+
+    def _wait_for_limit(self, response: httpx.Response) -> bool:
+        """Sleep out a primary or secondary rate limit; False when the 403 is something else."""
+        retry_after = response.headers.get("retry-after")
+        if retry_after is not None:
+            delay = float(retry_after)
+        elif response.headers.get("x-ratelimit-remaining") == "0":
+            reset = float(response.headers.get("x-ratelimit-reset", time.time()))
+            delay = max(0.0, reset - time.time()) + 1.0
+        elif response.status_code == 429 or "secondary rate limit" in _message(response).lower():
+            delay = max(60.0 * self.policy.backoff_base, self.policy.backoff(3))
+        else:
+            return False
+        if delay > self.policy.max_wait:
+            raise GitHubFetchError(
+                f"rate limit resets in {delay:.0f} s, longer than GITHUB_MAX_WAIT "
+                f"({self.policy.max_wait:.0f} s)"
+            )
+        self.stats.rate_limit_waits += 1
+        logger.warning(
+            "rate limited (%s); waiting %.1f s", response.headers.get("x-ratelimit-resource"), delay
+        )
+        self._pause(delay)
+        return True
+
+    def _record_limits(self, response: httpx.Response) -> None:
+        resource = response.headers.get("x-ratelimit-resource")
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if resource and remaining is not None:
+            self.stats.remaining[resource] = int(remaining)
+            self.stats.reset_at[resource] = int(response.headers.get("x-ratelimit-reset", 0))
+
+    def _pause(self, seconds: float) -> None:
+        self.stats.seconds_waited += seconds
+        self._sleep(seconds)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return response.text[:200]

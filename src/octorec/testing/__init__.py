@@ -1,0 +1,1 @@
+"""Stand-ins for services octorec cannot reach from here (the GitHub API), for tests and demos."""
