@@ -40,14 +40,14 @@ def _table(recommendations: Sequence[StoredRecommendation]) -> str:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    with open_warehouse(load_settings().database, read_only=True) as warehouse:
+    with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
         recommendations = recommendations_for(warehouse, args.login, args.top)
     print(f"{args.login}:\n{_table(recommendations)}")
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
-    with open_warehouse(load_settings().database, read_only=True) as warehouse:
+    with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
         logins = users_with_recommendations(warehouse, args.users)
         for login in logins:
             print(f"\n{login}:\n{_table(recommendations_for(warehouse, login, args.top))}")
@@ -82,7 +82,7 @@ def _scrape(args: argparse.Namespace) -> int:
         )
         bar.refresh()
 
-    with open_warehouse(settings.database) as warehouse:
+    with open_warehouse(settings.warehouse_location) as warehouse:
         try:
             run = ingest(open_source(settings, warehouse, on_progress=report), warehouse)
         except (SourceUnavailableError, GitHubFetchError) as error:

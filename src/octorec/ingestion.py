@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from octorec import constants as c
 from octorec.sources.base import GitHubSource, RejectedRow, RepositoryRecord, SourceData
-from octorec.warehouse import DuckDBWarehouse
+from octorec.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,14 @@ def _table(records: list[Any], ingested_at: datetime) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def _mark_unavailable(
-    warehouse: DuckDBWarehouse, gone: list[RepositoryRecord], now: datetime
-) -> None:
+def _mark_unavailable(warehouse: Warehouse, gone: list[RepositoryRecord], now: datetime) -> None:
     """Keep what is known of repositories GitHub no longer serves; only flag them."""
     names = [r.full_name.lower() for r in gone]
     placeholders = ", ".join("?" for _ in names)
     table = f"{c.RAW_SCHEMA}.{c.RAW_REPOSITORIES}"
     warehouse.execute(
         f"UPDATE {table} SET is_available = false, ingested_at = ? "
-        f"WHERE lower(full_name) IN ({placeholders})",
+        f"WHERE is_available AND lower(full_name) IN ({placeholders})",
         [now, *names],
     )
     stored = set(
@@ -73,7 +71,7 @@ def _mark_unavailable(
         warehouse.upsert(table, _table(new, now), ["full_name"])
 
 
-def store_source_data(warehouse: DuckDBWarehouse, data: SourceData) -> IngestionSummary:
+def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummary:
     """Upsert repositories, users and interactions, and record the rejected rows.
 
     The three raw tables and the rejection log are written in one transaction: a failure leaves
@@ -142,17 +140,20 @@ class IngestionRun:
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
-def ingest(source: GitHubSource, warehouse: DuckDBWarehouse) -> IngestionRun:
+def ingest(source: GitHubSource, warehouse: Warehouse) -> IngestionRun:
     """Store every batch the source yields, each in its own transaction, as it arrives.
 
     A failure part-way keeps the batches committed before it; the next run resumes from there.
     """
     run = IngestionRun()
-    for batch in source.batches():
-        summary = store_source_data(warehouse, batch)
-        run.batches += 1
-        run.repositories += summary.repositories
-        run.users += summary.users
-        run.interactions += summary.interactions
-        run.rejected += batch.rejected
+    try:
+        for batch in source.batches():
+            summary = store_source_data(warehouse, batch)
+            run.batches += 1
+            run.repositories += summary.repositories
+            run.users += summary.users
+            run.interactions += summary.interactions
+            run.rejected += batch.rejected
+    finally:
+        source.close()
     return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from octorec import constants as c
-from octorec.warehouse import DuckDBWarehouse
+from octorec.warehouse import Warehouse
 
 
 class UnknownUserError(LookupError):
@@ -35,7 +35,7 @@ _COLUMNS = (
 
 
 def recommendations_for(
-    warehouse: DuckDBWarehouse, login: str, limit: int | None = None
+    warehouse: Warehouse, login: str, limit: int | None = None
 ) -> list[StoredRecommendation]:
     """A user's stored recommendations, best first (login compared without case)."""
     rows = warehouse.query(
@@ -48,7 +48,7 @@ def recommendations_for(
     return [StoredRecommendation(**row) for row in rows]
 
 
-def users_with_recommendations(warehouse: DuckDBWarehouse, limit: int) -> list[str]:
+def users_with_recommendations(warehouse: Warehouse, limit: int) -> list[str]:
     """The first `limit` logins (alphabetically) that have recommendations."""
     rows = warehouse.query(
         f"SELECT DISTINCT user_login FROM {c.USER_PROJECT_SIMILARITIES} "

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         Path("data/octorec.duckdb"),
         validation_alias=AliasChoices("OCTOREC_DATABASE", "database"),
     )
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="postgresql://user:password@host:5432/db; when set, PostgreSQL is used",
+    )
     model_name: str = Field(MODEL_NAME, validation_alias=AliasChoices("MODEL_NAME", "model_name"))
     model_dimensions: int = Field(
         MODEL_DIMENSIONS,
@@ -124,6 +129,22 @@ class Settings(BaseSettings):
     github_timeout_seconds: float = Field(
         30.0, gt=0, validation_alias=AliasChoices("GITHUB_TIMEOUT", "github_timeout_seconds")
     )
+
+    @property
+    def warehouse_location(self) -> str | Path:
+        """The PostgreSQL URL when `DATABASE_URL` is set, else the DuckDB file."""
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return self.database
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _postgres_only(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("expected a postgresql://user:password@host:port/database URL")
+        return url
 
     @field_validator("snapshot_dir", "database", mode="after")
     @classmethod

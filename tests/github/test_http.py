@@ -72,3 +72,35 @@ def test_pagination_follows_link_headers(fake_github: FakeGitHub) -> None:
         page = http.get("/users/guohekui/starred", {"per_page": 4, "page": 1})
         assert page.next_page() == "/users/guohekui/starred?per_page=4&page=2"
         assert len(page.body) == 4
+
+
+def test_a_refusal_that_is_not_a_rate_limit_is_not_retried(fake_github: FakeGitHub) -> None:
+    fake_github.data.gone["secret/repo"] = 403
+    try:
+        with _client(fake_github) as http:
+            assert http.get("/repos/secret/repo", missing_ok=True).status == 403
+            assert http.stats.retries == 0
+    finally:
+        fake_github.data.gone.clear()
+
+
+def test_a_wrong_token_is_a_clear_error_without_the_token(github_data) -> None:
+    with (
+        FakeGitHub(github_data, token="right-token") as api,
+        _client(api) as http,
+        pytest.raises(GitHubFetchError, match="HTTP 401: Bad credentials") as raised,
+    ):
+        http.get("/users/HearLing")
+    assert "ghp_secret_value" not in str(raised.value)
+
+
+def test_endless_rate_limiting_gives_up(fake_github: FakeGitHub) -> None:
+    policy = RetryPolicy(max_retries=1, backoff_base=0.01, max_wait=5, max_rate_limit_waits=2)
+    for _ in range(5):
+        fake_github.inject("secondary", "/users/HearLing$")
+    fake_github.latency_seconds = 0
+    with (
+        GitHubHttp(fake_github.url, policy=policy) as http,
+        pytest.raises(GitHubFetchError, match="still rate limited after 2 waits"),
+    ):
+        http.get("/users/HearLing")

@@ -208,3 +208,44 @@ def test_a_killed_scrape_resumes_to_the_rows_of_a_clean_run(
     # Only the missing detail batches were fetched again, not the ones committed before the kill.
     resumed_graphql = fake_github.requests["graphql"] - graphql_before_resume
     assert resumed_graphql <= clean_run_graphql - 5
+
+
+def test_a_user_fetched_but_not_stored_is_stored_by_the_next_run(
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "lost.duckdb"
+    env = github_env(fake_github, database, GITHUB_SEARCH_QUERIES="", GITHUB_USERS="HearLing")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    with open_warehouse(settings.database) as warehouse:
+        source = open_source(settings, warehouse)
+        next(iter(source.batches()))  # fetched (and its ETags cached), then the process "dies"
+        source.close()
+    _scrape(monkeypatch, env)
+    with open_warehouse(database, read_only=True) as warehouse:
+        assert warehouse.count("raw.users") == 1
+        assert warehouse.count("raw.interactions") == 7
+
+
+def test_a_list_that_grows_past_a_full_page_is_read_to_its_end(
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fake_github.data
+    names = sorted(data.repositories)[:101]
+    data.stars["grower"] = [
+        (data.repositories[n]["full_name"], "2026-01-01T00:00:00Z") for n in names[:100]
+    ]
+    data.users["grower"] = {"login": "grower", "id": 7, "type": "User", "name": None, "bio": None}
+    database = tmp_path / "grow.duckdb"
+    env = github_env(fake_github, database, GITHUB_SEARCH_QUERIES="", GITHUB_USERS="grower")
+    try:
+        _scrape(monkeypatch, env)
+        data.stars["grower"].append(
+            (data.repositories[names[100]]["full_name"], "2026-02-01T00:00:00Z")
+        )
+        _scrape(monkeypatch, env)
+    finally:
+        del data.stars["grower"], data.users["grower"]
+    with open_warehouse(database, read_only=True) as warehouse:
+        assert warehouse.count("raw.interactions") == 101

@@ -3,13 +3,14 @@
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 
 from octorec.embeddings.encoder import TextEncoder
 from octorec.settings import Settings, load_settings
 from octorec.sources import GitHubSource, open_source
-from octorec.warehouse import DuckDBWarehouse, open_warehouse
+from octorec.warehouse import Warehouse, is_postgres_url, open_warehouse
 
 
 class OctorecResource(dg.ConfigurableResource):
@@ -28,9 +29,9 @@ class OctorecResource(dg.ConfigurableResource):
         return open_source(self.settings())
 
     @contextmanager
-    def warehouse(self, *, read_only: bool = False) -> Iterator[DuckDBWarehouse]:
+    def warehouse(self, *, read_only: bool = False) -> Iterator[Warehouse]:
         """An open warehouse connection, closed (and its file lock released) on exit."""
-        with open_warehouse(self.settings().database, read_only=read_only) as warehouse:
+        with open_warehouse(self.settings().warehouse_location, read_only=read_only) as warehouse:
             yield warehouse
 
     def encoder(self) -> TextEncoder:
@@ -41,9 +42,24 @@ class OctorecResource(dg.ConfigurableResource):
         )
 
     def export_for_dbt(self) -> None:
-        """Point dbt's profile at this run's database (dbt reads `OCTOREC_DATABASE`).
+        """Point dbt's profile (`dbt/profiles.yml`) at this run's database.
 
-        The value is the same setting, made absolute, so dbt (which runs in the dbt folder) and
-        Python open the same file whatever the working directory.
+        DuckDB: `OCTOREC_DATABASE`, made absolute, so dbt (which runs in the dbt folder) and
+        Python open the same file. PostgreSQL: the parts of `DATABASE_URL`, which dbt profiles
+        cannot parse themselves. dbt inherits them; none is logged.
         """
-        os.environ["OCTOREC_DATABASE"] = str(self.settings().database)
+        settings = self.settings()
+        location = settings.warehouse_location
+        if not is_postgres_url(location):
+            os.environ["OCTOREC_DBT_TARGET"] = "duckdb"
+            os.environ["OCTOREC_DATABASE"] = str(location)
+            return
+        parts = urlsplit(str(location))
+        os.environ.update(
+            OCTOREC_DBT_TARGET="postgres",
+            OCTOREC_PG_HOST=parts.hostname or "localhost",
+            OCTOREC_PG_PORT=str(parts.port or 5432),
+            OCTOREC_PG_USER=unquote(parts.username or ""),
+            OCTOREC_PG_PASSWORD=unquote(parts.password or ""),
+            OCTOREC_PG_DATABASE=parts.path.lstrip("/") or "postgres",
+        )

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from octorec import constants as c
 from octorec.embeddings.encoder import TextEncoder
-from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class CachedEncoding:
 
 
 def encode_with_cache(
-    warehouse: DuckDBWarehouse,
+    warehouse: Warehouse,
     encoder: TextEncoder,
     texts: Sequence[str],
     hashes: Sequence[str],
@@ -42,18 +42,14 @@ def encode_with_cache(
     if len(texts) != len(hashes):
         raise ValueError("texts and hashes must be the same length")
     unique_hashes = list(dict.fromkeys(hashes))
-    warehouse.connection.register(
-        "_octorec_wanted", pa.table({"content_hash": pa.array(unique_hashes, pa.string())})
-    )
-    try:
+    wanted = pa.table({"content_hash": pa.array(unique_hashes, pa.string())})
+    with warehouse.transaction(), warehouse.staged("_octorec_wanted", wanted):
         cached = warehouse.query(
             f"SELECT c.content_hash, c.embedding FROM {c.EMBEDDING_CACHE} AS c "
             "INNER JOIN _octorec_wanted AS w ON w.content_hash = c.content_hash "
             "WHERE c.model = ?",
             [encoder.model_name],
         )
-    finally:
-        warehouse.connection.unregister("_octorec_wanted")
     row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
     known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
 

@@ -15,7 +15,7 @@ from octorec.embeddings.cache import encode_with_cache
 from octorec.embeddings.encoder import TextEncoder
 from octorec.embeddings.hybrid import HybridLayout, hybrid_embeddings
 from octorec.settings import Settings
-from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class HybridSummary:
     seconds: float
 
 
-def hybrid_layout(warehouse: DuckDBWarehouse, settings: Settings) -> HybridLayout:
+def hybrid_layout(warehouse: Warehouse, settings: Settings) -> HybridLayout:
     """The hybrid vector layout: every category and tech-stack entry of the taxonomy seeds."""
     categories = warehouse.query(
         f"SELECT DISTINCT category FROM {c.TAXONOMY_CATEGORIES} ORDER BY category"
@@ -54,9 +54,7 @@ def hybrid_layout(warehouse: DuckDBWarehouse, settings: Settings) -> HybridLayou
     )
 
 
-def embed_projects(
-    warehouse: DuckDBWarehouse, encoder: TextEncoder, run_id: str
-) -> SemanticSummary:
+def embed_projects(warehouse: Warehouse, encoder: TextEncoder, run_id: str) -> SemanticSummary:
     """Embed every enriched project's text (reusing cached vectors) and replace the table."""
     started = time.perf_counter()
     projects = warehouse.query(
@@ -88,9 +86,7 @@ def embed_projects(
     )
 
 
-def build_project_hybrids(
-    warehouse: DuckDBWarehouse, settings: Settings, run_id: str
-) -> HybridSummary:
+def build_project_hybrids(warehouse: Warehouse, settings: Settings, run_id: str) -> HybridSummary:
     """Join each project's semantic vector with its features and replace the hybrid table."""
     started = time.perf_counter()
     layout = hybrid_layout(warehouse, settings)

@@ -19,7 +19,7 @@ from octorec.embeddings.encoder import TextEncoder
 from octorec.embeddings.hybrid import hybrid_embeddings, semantic_part
 from octorec.embeddings.projects import hybrid_layout
 from octorec.settings import Settings
-from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow, vectors_to_arrow
+from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
 
 class SemanticBasis(StrEnum):
@@ -95,7 +95,7 @@ class UserEmbeddingSummary:
 
 
 def build_user_embeddings(
-    warehouse: DuckDBWarehouse, encoder: TextEncoder, settings: Settings, run_id: str
+    warehouse: Warehouse, encoder: TextEncoder, settings: Settings, run_id: str
 ) -> UserEmbeddingSummary:
     """Embed every user from their profile text and known projects; replace the user table.
 

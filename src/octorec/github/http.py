@@ -108,6 +108,7 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     max_wait: float = 3600.0
+    max_rate_limit_waits: int = 20
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff for the given attempt (0-based)."""
@@ -181,13 +182,15 @@ class GitHubHttp:
         return response
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> ApiResponse:
-        """POST a GraphQL query; errors other than NOT_FOUND raise `GitHubFetchError`."""
+        """POST a GraphQL query; query-level errors raise `GitHubFetchError`.
+
+        Errors tied to one aliased field (`path`) leave that field null: the caller treats it as
+        unavailable, so one forbidden repository does not stop a batch.
+        """
         response = self._send(
             "POST", "/graphql", json_body={"query": query, "variables": variables or {}}
         )
-        errors = [
-            e for e in (response.body or {}).get("errors", []) if e.get("type") != "NOT_FOUND"
-        ]
+        errors = [e for e in (response.body or {}).get("errors", []) if not e.get("path")]
         if errors:
             raise GitHubFetchError(f"GraphQL query failed: {errors[0].get('message', errors[0])}")
         return response
@@ -202,6 +205,7 @@ class GitHubHttp:
         missing_ok: bool = False,
     ) -> ApiResponse:
         failures = 0
+        waits = 0
         last_problem = ""
         while True:
             try:
@@ -211,21 +215,34 @@ class GitHubHttp:
                 status = response.status_code
                 if status == 304:
                     return ApiResponse(304, None, response.headers, url=url)
-                if status in (403, 429) and self._wait_for_limit(response):
+                if status in (403, 429) and self._is_rate_limited(response):
+                    waits += 1
+                    if waits > self.policy.max_rate_limit_waits:
+                        raise GitHubFetchError(
+                            f"{method} {url} still rate limited after {waits - 1} waits"
+                        )
+                    self._wait_for_limit(response)
                     continue
-                if status in (404, 410, 451) and missing_ok:
+                if status in (403, 404, 410, 451) and missing_ok:
                     return ApiResponse(status, None, response.headers, url=url)
-                if status in RETRYABLE_STATUS or status in (403, 429):
+                if status in RETRYABLE_STATUS:
                     last_problem = f"HTTP {status}"
                 elif status >= 400:
                     raise GitHubFetchError(
                         f"{method} {url} failed with HTTP {status}: {_message(response)}"
                     )
                 else:
-                    return ApiResponse(status, response.json(), response.headers, url=url)
-            except (httpx.TimeoutException, httpx.TransportError) as error:
+                    body = response.json()
+                    if _graphql_rate_limited(body):
+                        waits += 1
+                        if waits > self.policy.max_rate_limit_waits:
+                            raise GitHubFetchError(f"{method} {url} still rate limited")
+                        self._wait_for_reset(response)
+                        continue
+                    return ApiResponse(status, body, response.headers, url=url)
+            except httpx.RequestError as error:  # timeouts, resets, broken encodings
                 last_problem = type(error).__name__
-            except json.JSONDecodeError:
+            except ValueError:  # truncated JSON, or a body cut inside a UTF-8 character
                 last_problem = "truncated or invalid JSON"
             if failures >= self.policy.max_retries:
                 raise GitHubFetchError(
@@ -237,18 +254,33 @@ class GitHubHttp:
             logger.warning("%s %s: %s, retrying in %.1f s", method, url, last_problem, delay)
             self._pause(delay)
 
-    def _wait_for_limit(self, response: httpx.Response) -> bool:
-        """Sleep out a primary or secondary rate limit; False when the 403 is something else."""
+    @staticmethod
+    def _is_rate_limited(response: httpx.Response) -> bool:
+        """Whether a 403/429 is a rate limit (primary or secondary) rather than a refusal."""
+        return (
+            response.status_code == 429
+            or "retry-after" in response.headers
+            or response.headers.get("x-ratelimit-remaining") == "0"
+            or "rate limit" in _message(response).lower()
+        )
+
+    def _wait_for_reset(self, response: httpx.Response) -> None:
+        reset = float(response.headers.get("x-ratelimit-reset", time.time() + 60))
+        self._sleep_for_limit(max(0.0, reset - time.time()) + 1.0, response)
+
+    def _wait_for_limit(self, response: httpx.Response) -> None:
+        """Sleep out a primary or secondary rate limit."""
         retry_after = response.headers.get("retry-after")
         if retry_after is not None:
             delay = float(retry_after)
         elif response.headers.get("x-ratelimit-remaining") == "0":
             reset = float(response.headers.get("x-ratelimit-reset", time.time()))
             delay = max(0.0, reset - time.time()) + 1.0
-        elif response.status_code == 429 or "secondary rate limit" in _message(response).lower():
-            delay = max(60.0 * self.policy.backoff_base, self.policy.backoff(3))
         else:
-            return False
+            delay = max(60.0 * self.policy.backoff_base, self.policy.backoff(3))
+        self._sleep_for_limit(delay, response)
+
+    def _sleep_for_limit(self, delay: float, response: httpx.Response) -> None:
         if delay > self.policy.max_wait:
             raise GitHubFetchError(
                 f"rate limit resets in {delay:.0f} s, longer than GITHUB_MAX_WAIT "
@@ -259,7 +291,6 @@ class GitHubHttp:
             "rate limited (%s); waiting %.1f s", response.headers.get("x-ratelimit-resource"), delay
         )
         self._pause(delay)
-        return True
 
     def _record_limits(self, response: httpx.Response) -> None:
         resource = response.headers.get("x-ratelimit-resource")
@@ -271,6 +302,15 @@ class GitHubHttp:
     def _pause(self, seconds: float) -> None:
         self.stats.seconds_waited += seconds
         self._sleep(seconds)
+
+
+def _graphql_rate_limited(body: Any) -> bool:
+    """GitHub's GraphQL API reports its rate limit as HTTP 200 with a RATE_LIMITED error."""
+    if not isinstance(body, dict):
+        return False
+    return any(
+        str(e.get("type", "")).startswith("RATE_LIMIT") for e in body.get("errors", []) or []
+    )
 
 
 def _message(response: httpx.Response) -> str:

@@ -27,7 +27,10 @@ def _star_bounds(query: str) -> tuple[int, int | None]:
     value = match.group(0)[len("stars:") :]
     if ".." in value:
         low, high = value.split("..")
-        return int(low or 0), int(high) if high and high != "*" else None
+        return (
+            int(low) if low and low != "*" else 0,
+            int(high) if high and high != "*" else None,
+        )
     for prefix, shift in ((">=", 0), (">", 1)):
         if value.startswith(prefix):
             return int(value[len(prefix) :]) + shift, None

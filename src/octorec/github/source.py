@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -38,13 +38,16 @@ class ScrapeState(Protocol):
     def repository_versions(self) -> dict[str, datetime | None]:
         """Stored repositories by lower-cased full name, with their `pushed_at`."""
 
+    def stored_users(self) -> set[str]:
+        """Lower-cased logins already stored."""
+
 
 @dataclass(frozen=True)
 class GitHubScrapeConfig:
     """What to collect and how politely."""
 
     api_url: str
-    token: str | None
+    token: str | None = field(repr=False)
     search_queries: tuple[str, ...]
     repositories: tuple[str, ...]
     users: tuple[str, ...]
@@ -106,6 +109,7 @@ class GitHubApiSource(GitHubSource):
 
     def batches(self) -> Iterator[SourceData]:
         stored = self.state.repository_versions() if self.state else {}
+        stored_users = self.state.stored_users() if self.state else set()
         wanted: dict[str, datetime | None] = {}
         unavailable: list[RepositoryRecord] = []
 
@@ -128,7 +132,7 @@ class GitHubApiSource(GitHubSource):
             yield SourceData(repositories=unavailable)
 
         for number, login in enumerate(self.config.users, start=1):
-            batch = self._user(login, wanted)
+            batch = self._user(login, wanted, stored_users)
             if batch is not None:
                 yield batch
             self._report("users", number, len(self.config.users))
@@ -149,7 +153,9 @@ class GitHubApiSource(GitHubSource):
             yield SourceData(repositories=self._details(names))
             self._report("details", start + len(names), len(to_fetch))
 
-    def _user(self, login: str, wanted: dict[str, datetime | None]) -> SourceData | None:
+    def _user(
+        self, login: str, wanted: dict[str, datetime | None], stored_users: set[str]
+    ) -> SourceData | None:
         profile = self.http.get(f"/users/{login}", missing_ok=True)
         if profile.status != 200:
             logger.warning("user %s not found (HTTP %d); skipped", login, profile.status)
@@ -163,8 +169,13 @@ class GitHubApiSource(GitHubSource):
             wanted.setdefault(item["repo"]["full_name"], records.version_of(item["repo"]))
         for repository in owned:
             wanted.setdefault(repository["full_name"], records.version_of(repository))
-        if profile.not_modified and starred_same and owned_same:
-            return None  # every page answered 304: nothing to rewrite
+        if (
+            profile.not_modified
+            and starred_same
+            and owned_same
+            and canonical.lower() in stored_users
+        ):
+            return None  # stored, and every page answered 304: nothing to rewrite
         interactions = [records.star_from_rest(canonical, item) for item in starred]
         interactions += [records.own_from_rest(canonical, repo) for repo in owned]
         return SourceData(
@@ -186,7 +197,11 @@ class GitHubApiSource(GitHubSource):
             )
             items.extend(response.body)
             unchanged = unchanged and response.not_modified
-            if not response.next_page():
+            # A stored full page may have gained a successor since: its replayed Link cannot say.
+            grown = response.not_modified and len(response.body) == PER_PAGE
+            if not response.next_page() and not grown:
+                return items, unchanged
+            if not response.body:
                 return items, unchanged
             page += 1
 
@@ -207,7 +222,6 @@ class GitHubApiSource(GitHubSource):
         self.on_progress(ScrapeProgress(phase, done, total, self.http.stats.as_metadata()))
 
     def close(self) -> None:
-        """Close the HTTP connection pool."""
         self.http.close()
 
 

@@ -21,7 +21,7 @@ from octorec.scoring.similarity import (
     recommend,
 )
 from octorec.settings import Settings
-from octorec.warehouse import DuckDBWarehouse, matrix_from_arrow
+from octorec.warehouse import Warehouse, matrix_from_arrow
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,7 @@ class SimilaritySummary:
     table: pa.Table
 
 
-def load_features(
-    warehouse: DuckDBWarehouse, settings: Settings
-) -> tuple[UserFeatures, ProjectFeatures]:
+def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeatures, ProjectFeatures]:
     """The scorer's inputs: users from the dbt scoring model, projects from the hybrid table."""
     layout = hybrid_layout(warehouse, settings)
     projects = warehouse.query(
@@ -108,9 +106,7 @@ def recommendations_table(
     )
 
 
-def score_and_store(
-    warehouse: DuckDBWarehouse, settings: Settings, run_id: str
-) -> SimilaritySummary:
+def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> SimilaritySummary:
     """Score every user, keep the top N above the threshold, replace the result atomically."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)

@@ -117,6 +117,9 @@ class GitHubSource(abc.ABC):
         fetches what is missing. Invalid rows are kept aside with their reasons.
         """
 
+    def close(self) -> None:  # noqa: B027 (nothing to release by default)
+        """Release connections the source holds."""
+
     def fetch(self) -> SourceData:
         """Everything the source offers, as one batch (for small sources and tests)."""
         merged = SourceData()

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from octorec.settings import Settings, SourceKind
 from octorec.sources.base import GitHubSource
 from octorec.sources.snapshot import SnapshotSource
-from octorec.warehouse import DuckDBWarehouse
+from octorec.warehouse import Warehouse
 
 
 def open_source(
     settings: Settings,
-    warehouse: DuckDBWarehouse | None = None,
+    warehouse: Warehouse | None = None,
     on_progress: Callable[..., None] | None = None,
 ) -> GitHubSource:
     """Return the source `OCTOREC_SOURCE` selects.

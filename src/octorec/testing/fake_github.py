@@ -309,6 +309,8 @@ class FakeGitHub:
         path, query = parts.path, parse_qs(parts.query)
         if "authorization" in headers:
             self.seen_authorization.add(headers["authorization"])
+        if self.token and headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, _json({"message": "Bad credentials"}), None
         endpoint = _endpoint_name(method, path)
         with self._lock:
             self.requests[endpoint] += 1
@@ -325,9 +327,11 @@ class FakeGitHub:
                 bucket.headers(resource, now)
                 bucket.remaining = 0
         if fault is not None and fault.kind == "secondary":
+            with self._lock:
+                limit_headers = bucket.headers(resource, now)
             return (
                 403,
-                {**bucket.headers(resource, now), "Retry-After": "1"},
+                {**limit_headers, "Retry-After": "1"},
                 _json({"message": "You have exceeded a secondary rate limit. Please wait."}),
                 None,
             )
@@ -348,7 +352,7 @@ class FakeGitHub:
                 return 304, {"ETag": etag, **bucket.headers(resource, now)}, None, None
         with self._lock:
             allowed = bucket.take(now)
-        rate_headers = bucket.headers(resource, now)
+            rate_headers = bucket.headers(resource, now)
         if not allowed:
             return 403, rate_headers, _json({"message": "API rate limit exceeded"}), None
         response_headers = {**rate_headers, **extra}
@@ -408,7 +412,11 @@ class FakeGitHub:
         page = int(query.get("page", ["1"])[0])
         if page * per_page > SEARCH_CAP and (page - 1) * per_page >= SEARCH_CAP:
             return 422, {"message": "Only the first 1000 search results are available"}, {}
-        hits = [r for r in self.data.repositories.values() if _matches(r, q)]
+        hits = [
+            r
+            for key, r in self.data.repositories.items()
+            if key not in self.data.gone and _matches(r, q)
+        ]
         hits.sort(key=lambda r: (-r["stargazers_count"], r["id"]))
         visible = hits[:SEARCH_CAP]
         items = visible[(page - 1) * per_page : page * per_page]
@@ -451,7 +459,7 @@ class FakeGitHub:
             rows = [
                 {"starred_at": at, "repo": _rest_repository(self.data.repositories[name.lower()])}
                 for name, at in self.data.stars.get(login.lower(), [])
-                if name.lower() in self.data.repositories
+                if name.lower() in self.data.repositories and name.lower() not in self.data.gone
             ]
         else:
             rows = [

@@ -1,11 +1,16 @@
-"""Where octorec keeps its data: raw tables, embeddings and recommendations."""
+"""Where octorec keeps its data: raw tables, embeddings and recommendations.
 
-from octorec.warehouse.duckdb_warehouse import DuckDBWarehouse, WarehouseError, open_warehouse
+DuckDB is the embedded default; PostgreSQL is selected with `DATABASE_URL`.
+"""
+
+from octorec.warehouse.base import Warehouse, WarehouseError
+from octorec.warehouse.connect import is_postgres_url, open_warehouse
 from octorec.warehouse.vectors import matrix_from_arrow, vectors_to_arrow
 
 __all__ = [
-    "DuckDBWarehouse",
+    "Warehouse",
     "WarehouseError",
+    "is_postgres_url",
     "matrix_from_arrow",
     "open_warehouse",
     "vectors_to_arrow",

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.warehouse.duckdb_warehouse import DuckDBWarehouse
+from octorec.warehouse.base import Warehouse
 
 HTTP_CACHE = f"{c.RAW_SCHEMA}.{c.RAW_HTTP_CACHE}"
 
@@ -17,7 +17,7 @@ HTTP_CACHE = f"{c.RAW_SCHEMA}.{c.RAW_HTTP_CACHE}"
 class WarehouseScrapeState:
     """Implements the scraper's `ScrapeState` and `ResponseCache` on the raw tables."""
 
-    def __init__(self, warehouse: DuckDBWarehouse) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
 
     def repository_versions(self) -> dict[str, datetime | None]:
@@ -26,6 +26,12 @@ class WarehouseScrapeState:
             "WHERE is_available"
         ).to_pylist()
         return {row["full_name"].lower(): row["pushed_at"] for row in rows}
+
+    def stored_users(self) -> set[str]:
+        rows = self.warehouse.query(
+            f"SELECT lower(login) AS login FROM {c.RAW_SCHEMA}.{c.RAW_USERS}"
+        )
+        return set(rows.column("login").to_pylist())
 
     def get(self, key: str) -> tuple[str, Any] | None:
         rows = self.warehouse.query(

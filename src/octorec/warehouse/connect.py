@@ -1,0 +1,39 @@
+"""Opening the configured warehouse: DuckDB by path, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from octorec.warehouse.base import Warehouse
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    """Whether a warehouse location is a PostgreSQL URL rather than a DuckDB file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+@contextmanager
+def open_warehouse(location: str | Path, *, read_only: bool = False) -> Iterator[Warehouse]:
+    """Open the warehouse at `location` (a DuckDB path or a PostgreSQL URL), creating its tables
+    when writing, and close it on exit.
+
+    Raises:
+        WarehouseError: the database is missing (read-only), locked, unreachable or refuses the
+            credentials; the message names it without any password.
+    """
+    if is_postgres_url(location):
+        from octorec.warehouse.postgres_warehouse import open_postgres
+
+        warehouse: Warehouse = open_postgres(str(location))
+    else:
+        from octorec.warehouse.duckdb_warehouse import open_duckdb
+
+        warehouse = open_duckdb(Path(location), read_only=read_only)
+    try:
+        if not read_only:
+            warehouse.ensure_tables()
+        yield warehouse
+    finally:
+        warehouse.close()

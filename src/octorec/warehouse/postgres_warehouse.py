@@ -1,0 +1,126 @@
+"""The PostgreSQL warehouse (production): bulk loads with COPY, vectors as `real[]`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+
+from octorec.warehouse.base import Warehouse, WarehouseError, checked
+
+logger = logging.getLogger(__name__)
+
+# DuckDB type names used in octorec's DDL, and what PostgreSQL calls them.
+_TYPE_NAMES = (
+    (re.compile(r"\bVARCHAR\[\]"), "text[]"),
+    (re.compile(r"\bFLOAT\[\]"), "real[]"),
+    (re.compile(r"\bVARCHAR\b"), "text"),
+    (re.compile(r"\bJSON\b"), "jsonb"),
+    (re.compile(r"\bDOUBLE\b"), "double precision"),
+)
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def describe_url(url: str) -> str:
+    """`host:port/database` of a PostgreSQL URL, never its user name or password."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/") or "postgres"
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database}"
+
+
+class PostgresWarehouse(Warehouse):
+    """One open connection to a PostgreSQL database."""
+
+    dialect = "postgres"
+
+    def __init__(self, connection: psycopg.Connection[Any], location: str) -> None:
+        super().__init__()
+        self.connection = connection
+        self.location = location
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(self._render(sql), list(params or []) or None)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(self._render(sql), list(params or []) or None)
+                names = [column.name for column in cursor.description or []]
+                rows = cursor.fetchall()
+        except psycopg.errors.UndefinedTable as error:
+            raise WarehouseError(
+                f"{str(error).splitlines()[0]} in {self.location}: materialise the upstream "
+                "assets first, for example with `dagster job execute -j training_data_pipeline`"
+            ) from None
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return pa.table({name: list(values) for name, values in zip(names, columns, strict=True)})
+
+    @contextmanager
+    def staged(self, name: str, rows: pa.Table, like: str | None = None) -> Iterator[None]:
+        """COPY the rows into a temporary table shaped like `like` (or inferred text columns)."""
+        columns = [checked(column) for column in rows.column_names]
+        table = pgsql.Identifier(checked(name))
+        if like is None:
+            definition = ", ".join(f"{c} text" for c in columns)
+            self.execute(f"CREATE TEMPORARY TABLE {name} ({definition})")
+        else:
+            self.execute(
+                f"CREATE TEMPORARY TABLE {name} AS "
+                f"SELECT {', '.join(columns)} FROM {checked(like)} WITH NO DATA"
+            )
+        copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            table, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+        )
+        with self.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in zip(*(rows.column(c).to_pylist() for c in columns), strict=True):
+                copy.write_row(row)
+        yield
+        # Not on failure: the transaction is aborted and its rollback drops the table.
+        self.execute(f"DROP TABLE {name}")
+
+    def render_type_names(self, ddl: str) -> str:
+        for pattern, replacement in _TYPE_NAMES:
+            ddl = pattern.sub(replacement, ddl)
+        return ddl
+
+    def lock_for_write(self, table: str) -> None:
+        """Take a transaction-scoped advisory lock on `table`, saying so if another run holds it."""
+        key = f"octorec:{table}"
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [key])
+            row = cursor.fetchone()
+            if row and row[0]:
+                return
+            logger.warning("another run is writing %s; waiting for it to finish", table)
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @staticmethod
+    def _render(sql: str) -> str:
+        return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+
+
+def open_postgres(url: str) -> PostgresWarehouse:
+    """Connect to the PostgreSQL database at `url`.
+
+    Raises:
+        WarehouseError: one line naming host, port and database (never the password).
+    """
+    where = describe_url(url)
+    try:
+        connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown error"
+        reason = reason.replace(url, "<url>")
+        raise WarehouseError(f"cannot connect to PostgreSQL at {where}: {reason}") from None
+    return PostgresWarehouse(connection, f"postgresql://{where}")
