@@ -50,6 +50,7 @@ dev: setup
 
 bench: setup
 	$(BIN)/python bench/github_scrape.py
+	$(BIN)/python bench/warehouse_write.py
 
 clean:
 	rm -rf data .dagster dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

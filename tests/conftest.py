@@ -87,6 +87,28 @@ def sample_slice(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> 
     return directory
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[tuple[str, int]]:
+    """A real PostgreSQL server for the session: (url with password, port)."""
+    from octorec.testing.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: tuple[str, int]) -> Iterator[str]:
+    """The test server's database, emptied of octorec's tables after each test."""
+    url = postgres[0]
+    yield url
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+
+
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     """A path for a fresh DuckDB file."""

@@ -50,10 +50,10 @@ popularity as (
         project_key,
         case
             when max(log_stars) over () > 0 then log_stars / max(log_stars) over ()
-            else 0.0
+            else cast(0 as {{ double_type() }})
         end as popularity
     from (
-        select project_key, ln(1.0 + coalesce(stars, 0)) as log_stars
+        select project_key, ln(cast(1 + coalesce(stars, 0) as {{ double_type() }})) as log_stars
         from projects
     ) as scaled
 ),

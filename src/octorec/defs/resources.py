@@ -10,7 +10,13 @@ import dagster as dg
 from octorec.embeddings.encoder import TextEncoder
 from octorec.settings import Settings, load_settings
 from octorec.sources import GitHubSource, open_source
-from octorec.warehouse import Warehouse, is_postgres_url, open_warehouse
+from octorec.warehouse import (
+    Warehouse,
+    WarehouseError,
+    WarehouseUnavailableError,
+    is_postgres_url,
+    open_warehouse,
+)
 
 
 class OctorecResource(dg.ConfigurableResource):
@@ -30,9 +36,23 @@ class OctorecResource(dg.ConfigurableResource):
 
     @contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[Warehouse]:
-        """An open warehouse connection, closed (and its file lock released) on exit."""
-        with open_warehouse(self.settings().warehouse_location, read_only=read_only) as warehouse:
-            yield warehouse
+        """An open warehouse connection, closed (and its file lock released) on exit.
+
+        A server that cannot be reached right now asks Dagster to retry the step (three times,
+        with growing waits); a refusal that retrying cannot cure (wrong password, missing
+        database, locked file) fails the step with its one-line message.
+        """
+        context = dg.OpExecutionContext.get()
+        attempt = context.retry_number if context is not None else 0
+        try:
+            with open_warehouse(
+                self.settings().warehouse_location, read_only=read_only
+            ) as warehouse:
+                yield warehouse
+        except WarehouseUnavailableError as error:
+            raise dg.RetryRequested(max_retries=3, seconds_to_wait=5 * 2**attempt) from error
+        except WarehouseError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
 
     def encoder(self) -> TextEncoder:
         """The text encoder for `MODEL_NAME`, checked against `MODEL_DIMENSIONS`."""

@@ -3,13 +3,14 @@
 DuckDB is the embedded default; PostgreSQL is selected with `DATABASE_URL`.
 """
 
-from octorec.warehouse.base import Warehouse, WarehouseError
+from octorec.warehouse.base import Warehouse, WarehouseError, WarehouseUnavailableError
 from octorec.warehouse.connect import is_postgres_url, open_warehouse
 from octorec.warehouse.vectors import matrix_from_arrow, vectors_to_arrow
 
 __all__ = [
     "Warehouse",
     "WarehouseError",
+    "WarehouseUnavailableError",
     "is_postgres_url",
     "matrix_from_arrow",
     "open_warehouse",

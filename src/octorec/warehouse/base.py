@@ -28,6 +28,10 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be opened or a write was refused; the message says which and why."""
 
 
+class WarehouseUnavailableError(WarehouseError):
+    """The database server could not be reached right now; trying again later may work."""
+
+
 def checked(identifier: str) -> str:
     """The identifier itself, if it is a plain (optionally schema-qualified) SQL name."""
     if not _IDENTIFIER.match(identifier):

@@ -13,7 +13,12 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
-from octorec.warehouse.base import Warehouse, WarehouseError, checked
+from octorec.warehouse.base import (
+    Warehouse,
+    WarehouseError,
+    WarehouseUnavailableError,
+    checked,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,8 @@ _TYPE_NAMES = (
     (re.compile(r"\bDOUBLE\b"), "double precision"),
 )
 _PLACEHOLDER = re.compile(r"\?")
+# Connection failures that another attempt will not cure; anything else counts as transient.
+_PERMANENT_REFUSALS = ("authentication failed", "does not exist", "no password supplied")
 
 
 def describe_url(url: str) -> str:
@@ -120,7 +127,12 @@ def open_postgres(url: str) -> PostgresWarehouse:
     try:
         connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown error"
+        text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        # psycopg says 'connection to server at "host", port N failed: <reason>'; keep the reason.
+        reason = text.split("failed: ")[-1] or "unknown error"
         reason = reason.replace(url, "<url>")
-        raise WarehouseError(f"cannot connect to PostgreSQL at {where}: {reason}") from None
+        message = f"cannot connect to PostgreSQL at {where}: {reason}"
+        if any(refusal in reason for refusal in _PERMANENT_REFUSALS):
+            raise WarehouseError(message) from None
+        raise WarehouseUnavailableError(message) from None
     return PostgresWarehouse(connection, f"postgresql://{where}")

@@ -1,3 +1,4 @@
+{# Macros that keep the models portable between DuckDB and PostgreSQL. #}
 {#
   Whole-token matching. Text is lower-cased, every run of characters other than letters, digits,
   '+' and '#' becomes one space, and the result is padded with spaces, so that
@@ -19,4 +20,16 @@
 
 {% macro duckdb__empty_text_array() -%}
     cast([] as varchar[])
+{%- endmacro %}
+
+{% macro double_type() -%}
+    {{ return(adapter.dispatch('double_type', 'octorec')()) }}
+{%- endmacro %}
+
+{% macro default__double_type() -%}
+    double precision
+{%- endmacro %}
+
+{% macro duckdb__double_type() -%}
+    double
 {%- endmacro %}
