@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         0.1,
         validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
     )
+    run_lock_timeout_seconds: float = Field(
+        3600.0,
+        ge=0,
+        validation_alias=AliasChoices("OCTOREC_RUN_LOCK_TIMEOUT", "run_lock_timeout_seconds"),
+    )
     user_profile_weight: float = Field(
         0.3,
         ge=0,

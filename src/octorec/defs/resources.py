@@ -2,10 +2,11 @@
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from urllib.parse import unquote, urlsplit
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from octorec.embeddings.encoder import TextEncoder
 from octorec.settings import Settings, load_settings
@@ -17,6 +18,7 @@ from octorec.warehouse import (
     is_postgres_url,
     open_warehouse,
 )
+from octorec.warehouse.run_lock import exclusive_run
 
 
 class OctorecResource(dg.ConfigurableResource):
@@ -25,6 +27,30 @@ class OctorecResource(dg.ConfigurableResource):
     Settings come from the environment (see the README's configuration table) and are read when a
     run starts, never when the code location loads.
     """
+
+    _run_lock: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Take the warehouse's run lock: one run at a time writes to a warehouse.
+
+        With the job's in-process executor the lock spans the whole run; a second run waits
+        (saying so in its log) and stops after `OCTOREC_RUN_LOCK_TIMEOUT` seconds.
+        """
+        settings = self.settings()
+        stack = ExitStack()
+        try:
+            stack.enter_context(
+                exclusive_run(settings.warehouse_location, settings.run_lock_timeout_seconds)
+            )
+        except WarehouseError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        self._run_lock = stack
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Release the run lock."""
+        if self._run_lock is not None:
+            self._run_lock.close()
+            self._run_lock = None
 
     def settings(self) -> Settings:
         """The settings in force for this run."""
