@@ -31,6 +31,19 @@ _TYPE_NAMES = (
     (re.compile(r"\bDOUBLE\b"), "double precision"),
 )
 _PLACEHOLDER = re.compile(r"\?")
+# Column types psycopg writes in COPY's binary format straight from Python values.
+_BINARY_SAFE_TYPES = frozenset(
+    {
+        "real[]",
+        "text",
+        "text[]",
+        "integer",
+        "bigint",
+        "double precision",
+        "boolean",
+        "timestamp with time zone",
+    }
+)
 # Connection failures that another attempt will not cure; anything else counts as transient.
 _PERMANENT_REFUSALS = ("authentication failed", "does not exist", "no password supplied")
 
@@ -83,15 +96,31 @@ class PostgresWarehouse(Warehouse):
                 f"CREATE TEMPORARY TABLE {name} AS "
                 f"SELECT {', '.join(columns)} FROM {checked(like)} WITH NO DATA"
             )
-        copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
-            table, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+        types = self._column_types(name, columns)
+        binary = all(t in _BINARY_SAFE_TYPES for t in types)
+        copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN{}").format(
+            table,
+            pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns),
+            pgsql.SQL(" (FORMAT BINARY)" if binary else ""),
         )
         with self.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            if binary:  # vectors: ~10x faster than formatting every float as text
+                copy.set_types(types)
             for row in zip(*(rows.column(c).to_pylist() for c in columns), strict=True):
                 copy.write_row(row)
         yield
         # Not on failure: the transaction is aborted and its rollback drops the table.
         self.execute(f"DROP TABLE {name}")
+
+    def _column_types(self, table: str, columns: list[str]) -> list[str]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [table],
+            )
+            found = dict(cursor.fetchall())
+        return [found[column] for column in columns]
 
     def render_type_names(self, ddl: str) -> str:
         for pattern, replacement in _TYPE_NAMES:
