@@ -73,7 +73,7 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
         per_user.setdefault(row["user_login"], []).append(row)
     assert set(per_user) == {*SLICE_USERS, COLD_START_LOGIN}
     for login, recommendations in per_user.items():
-        assert 1 <= len(recommendations) <= 5
+        assert len(recommendations) in range(1, 6)
         assert [r["rank"] for r in recommendations] == list(range(1, len(recommendations) + 1))
         scores = [r["score"] for r in recommendations]
         assert scores == sorted(scores, reverse=True)
