@@ -60,7 +60,6 @@ def github_scraping(
             f"raw_{name}_total": warehouse.count(f"{c.RAW_SCHEMA}.{name}")
             for name in (c.RAW_REPOSITORIES, c.RAW_USERS, c.RAW_INTERACTIONS)
         }
-    request_stats = getattr(getattr(source, "http", None), "stats", None)
     rejected = run.rejected
     for row in rejected[:REJECTED_ROWS_SHOWN]:
         context.log.warning(f"rejected {row.describe()}")
@@ -85,8 +84,8 @@ def github_scraping(
         **raw_totals,
         "seconds": round(seconds, 2),
     }
-    if request_stats is not None:
-        metadata["api"] = request_stats.as_metadata()
+    if source.request_stats():
+        metadata["api"] = source.request_stats()
     if rejected:
         metadata["rejected_sample"] = dg.MetadataValue.md(
             markdown_table(

@@ -224,5 +224,8 @@ class GitHubApiSource(GitHubSource):
     def close(self) -> None:
         self.http.close()
 
+    def request_stats(self) -> dict[str, Any]:
+        return self.http.stats.as_metadata()
+
 
 __all__ = ["GitHubApiSource", "GitHubScrapeConfig", "ScrapeProgress", "ScrapeState"]

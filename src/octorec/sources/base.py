@@ -120,6 +120,10 @@ class GitHubSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 (nothing to release by default)
         """Release connections the source holds."""
 
+    def request_stats(self) -> dict[str, Any]:
+        """Counts of API requests, waits and rate-limit state, for run metadata (none here)."""
+        return {}
+
     def fetch(self) -> SourceData:
         """Everything the source offers, as one batch (for small sources and tests)."""
         merged = SourceData()
