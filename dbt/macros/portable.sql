@@ -33,3 +33,17 @@
 {% macro duckdb__double_type() -%}
     double
 {%- endmacro %}
+
+{# Byte-wise ordering on every backend (PostgreSQL would otherwise sort by the server's locale),
+   so ties break the same way on DuckDB and PostgreSQL. #}
+{% macro bytewise(expression) -%}
+    {{ return(adapter.dispatch('bytewise', 'octorec')(expression)) }}
+{%- endmacro %}
+
+{% macro default__bytewise(expression) -%}
+    {{ expression }} collate "C"
+{%- endmacro %}
+
+{% macro duckdb__bytewise(expression) -%}
+    {{ expression }}
+{%- endmacro %}

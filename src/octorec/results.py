@@ -50,9 +50,5 @@ def recommendations_for(
 
 def users_with_recommendations(warehouse: Warehouse, limit: int) -> list[str]:
     """The first `limit` logins (alphabetically) that have recommendations."""
-    rows = warehouse.query(
-        f"SELECT DISTINCT user_login FROM {c.USER_PROJECT_SIMILARITIES} "
-        "ORDER BY user_login LIMIT ?",
-        [limit],
-    )
-    return [str(login) for login in rows.column("user_login").to_pylist()]
+    rows = warehouse.query(f"SELECT DISTINCT user_login FROM {c.USER_PROJECT_SIMILARITIES}")
+    return sorted(str(login) for login in rows.column("user_login").to_pylist())[:limit]

@@ -15,6 +15,7 @@ import pytest
 from octorec.cli import main
 from octorec.testing.postgres import PASSWORD, free_port
 from octorec.warehouse import WarehouseError, WarehouseUnavailableError, open_warehouse
+from octorec.warehouse.scrape_state import WarehouseScrapeState
 
 
 def _create(url: str, rows: int) -> None:
@@ -135,3 +136,25 @@ def test_the_cli_exits_1_with_the_connection_error(
     error = capsys.readouterr().err
     assert error.startswith("octorec: cannot connect to PostgreSQL at 127.0.0.1:")
     assert error.count("\n") == 1 and PASSWORD not in error
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    [
+        f"postgresql://octorec:se/{PASSWORD}@127.0.0.1/octorec",
+        f"postgresql://octorec:s3%ZZ{PASSWORD}@127.0.0.1:5432/octorec",
+    ],
+)
+def test_a_malformed_url_never_echoes_its_password(bad_url: str) -> None:
+    with pytest.raises(WarehouseError) as raised, open_warehouse(bad_url):
+        pass
+    assert "is not a valid postgresql://" in str(raised.value)
+    assert PASSWORD not in str(raised.value) and "ZZ" not in str(raised.value)
+
+
+def test_cached_api_answers_round_trip_on_postgres(postgres_url: str) -> None:
+    # JSON columns read back as text on both backends, so the ETag cache works on either.
+    with open_warehouse(postgres_url) as warehouse:
+        state = WarehouseScrapeState(warehouse)
+        state.put("/users/x/starred?page=1", '"etag"', {"body": [1, 2], "link": None})
+        assert state.get("/users/x/starred?page=1") == ('"etag"', {"body": [1, 2], "link": None})

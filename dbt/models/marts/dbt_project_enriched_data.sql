@@ -39,8 +39,8 @@ matches as (
 labels as (
     select
         project_key,
-        array_agg(label order by label) filter (where kind = 'category') as categories,
-        array_agg(label order by label) filter (where kind = 'tech_stack') as tech_stack
+        array_agg(label order by {{ bytewise('label') }}) filter (where kind = 'category') as categories,
+        array_agg(label order by {{ bytewise('label') }}) filter (where kind = 'tech_stack') as tech_stack
     from matches
     group by project_key
 ),

@@ -5,7 +5,7 @@ with ranked as (
         *,
         row_number() over (
             partition by project_key
-            order by pushed_at desc nulls last, stars desc nulls last, full_name
+            order by pushed_at desc nulls last, stars desc nulls last, {{ bytewise('full_name') }}
         ) as copy_rank
     from {{ ref('stg_repositories') }}
 )

@@ -59,7 +59,7 @@ ranked_labels as (
         kind,
         label,
         row_number() over (
-            partition by user_key, kind order by count(*) desc, label
+            partition by user_key, kind order by count(*) desc, {{ bytewise('label') }}
         ) as label_rank
     from known_labels
     group by user_key, kind, label
@@ -68,10 +68,10 @@ ranked_labels as (
 derived as (
     select
         user_key,
-        array_agg(label order by label) filter (
+        array_agg(label order by {{ bytewise('label') }}) filter (
             where kind = 'category' and label_rank <= {{ var('user_top_categories') }}
         ) as categories,
-        array_agg(label order by label) filter (
+        array_agg(label order by {{ bytewise('label') }}) filter (
             where kind = 'tech_stack' and label_rank <= {{ var('user_top_tech_stack') }}
         ) as tech_stack
     from ranked_labels
@@ -96,8 +96,8 @@ declared_labels as (
 declared as (
     select
         user_key,
-        array_agg(label order by label) filter (where kind = 'category') as categories,
-        array_agg(label order by label) filter (where kind = 'tech_stack') as tech_stack
+        array_agg(label order by {{ bytewise('label') }}) filter (where kind = 'category') as categories,
+        array_agg(label order by {{ bytewise('label') }}) filter (where kind = 'tech_stack') as tech_stack
     from declared_labels
     group by user_key
 ),
@@ -105,7 +105,7 @@ declared as (
 known_summary as (
     select
         k.user_key,
-        array_agg(p.project_full_name order by p.project_full_name) as known_projects,
+        array_agg(p.project_full_name order by {{ bytewise('p.project_full_name') }}) as known_projects,
         count(*) as known_project_count,
         avg(p.popularity) as mean_popularity
     from known as k

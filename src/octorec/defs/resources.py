@@ -1,9 +1,10 @@
 """The resources every asset shares: settings, the source, the warehouse and the encoder."""
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -40,7 +41,11 @@ class OctorecResource(dg.ConfigurableResource):
         stack = ExitStack()
         try:
             stack.enter_context(
-                exclusive_run(settings.warehouse_location, settings.run_lock_timeout_seconds)
+                exclusive_run(
+                    settings.warehouse_location,
+                    settings.run_lock_timeout_seconds,
+                    log=context.log or logging.getLogger(__name__),
+                )
             )
         except WarehouseError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
@@ -107,5 +112,6 @@ class OctorecResource(dg.ConfigurableResource):
             OCTOREC_PG_PORT=str(parts.port or 5432),
             OCTOREC_PG_USER=unquote(parts.username or ""),
             OCTOREC_PG_PASSWORD=unquote(parts.password or ""),
-            OCTOREC_PG_DATABASE=parts.path.lstrip("/") or "postgres",
+            OCTOREC_PG_DATABASE=unquote(parts.path.lstrip("/")) or "postgres",
+            OCTOREC_PG_SSLMODE=parse_qs(parts.query).get("sslmode", ["prefer"])[0],
         )

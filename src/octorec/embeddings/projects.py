@@ -49,8 +49,8 @@ def hybrid_layout(warehouse: Warehouse, settings: Settings) -> HybridLayout:
     )
     return HybridLayout(
         semantic_dimensions=settings.model_dimensions,
-        categories=tuple(categories.column(0).to_pylist()),
-        tech_stack=tuple(tech_stack.column(0).to_pylist()),
+        categories=tuple(sorted(categories.column(0).to_pylist())),
+        tech_stack=tuple(sorted(tech_stack.column(0).to_pylist())),
     )
 
 

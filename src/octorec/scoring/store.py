@@ -41,12 +41,12 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
     layout = hybrid_layout(warehouse, settings)
     projects = warehouse.query(
         "SELECT project_full_name, categories, tech_stack, popularity, embedding "
-        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} ORDER BY project_full_name"
-    )
+        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS}"
+    ).sort_by("project_full_name")  # byte order on every backend: ties break the same way
     users = warehouse.query(
         "SELECT user_login, categories, tech_stack, known_projects, embedding "
-        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES} ORDER BY user_login"
-    )
+        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
+    ).sort_by("user_login")
     names = projects.column("project_full_name").to_pylist()
     project_features = ProjectFeatures(
         names=names,

@@ -64,6 +64,7 @@ def postgres_server() -> Iterator[tuple[str, int]]:
         f"--pwfile={password_file}",
         "--auth=scram-sha-256",
         "--encoding=UTF8",
+        "--locale=C",
         "--no-sync",
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"

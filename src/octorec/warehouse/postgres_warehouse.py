@@ -7,11 +7,12 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
+from psycopg.types.string import TextLoader
 
 from octorec.warehouse.base import (
     Warehouse,
@@ -51,7 +52,7 @@ _PERMANENT_REFUSALS = ("authentication failed", "does not exist", "no password s
 def describe_url(url: str) -> str:
     """`host:port/database` of a PostgreSQL URL, never its user name or password."""
     parts = urlsplit(url)
-    database = parts.path.lstrip("/") or "postgres"
+    database = unquote(parts.path.lstrip("/")) or "postgres"
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database}"
 
 
@@ -152,9 +153,15 @@ def open_postgres(url: str) -> PostgresWarehouse:
     Raises:
         WarehouseError: one line naming host, port and database (never the password).
     """
-    where = describe_url(url)
     try:
+        where = describe_url(url)
         connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except (ValueError, psycopg.ProgrammingError):
+        # Never echo the parser's message: it quotes pieces of the URL, password included.
+        raise WarehouseError(
+            "DATABASE_URL is not a valid postgresql://user:password@host:port/database URL "
+            "(percent-encode special characters in the password)"
+        ) from None
     except psycopg.OperationalError as error:
         text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         # psycopg says 'connection to server at "host", port N failed: <reason>'; keep the reason.
@@ -164,4 +171,8 @@ def open_postgres(url: str) -> PostgresWarehouse:
         if any(refusal in reason for refusal in _PERMANENT_REFUSALS):
             raise WarehouseError(message) from None
         raise WarehouseUnavailableError(message) from None
+    # JSON comes back as text, as on DuckDB; tables resolve in the schema dbt writes to.
+    connection.adapters.register_loader("json", TextLoader)
+    connection.adapters.register_loader("jsonb", TextLoader)
+    connection.execute("SET search_path TO public")
     return PostgresWarehouse(connection, f"postgresql://{where}")

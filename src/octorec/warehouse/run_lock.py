@@ -29,20 +29,25 @@ class RunLockTimeoutError(WarehouseError):
 
 
 @contextmanager
-def exclusive_run(location: str | Path, timeout_seconds: float) -> Iterator[None]:
-    """Hold the warehouse's run lock for the duration of the block."""
+def exclusive_run(
+    location: str | Path, timeout_seconds: float, log: Any = logger
+) -> Iterator[None]:
+    """Hold the warehouse's run lock for the duration of the block.
+
+    `log` receives the "waiting" message (Dagster passes its run logger, so it shows in the run).
+    """
     if is_postgres_url(location):
-        with _postgres_lock(str(location), timeout_seconds):
+        with _postgres_lock(str(location), timeout_seconds, log):
             yield
     else:
-        with _file_lock(Path(location), timeout_seconds):
+        with _file_lock(Path(location), timeout_seconds, log):
             yield
 
 
-def _wait(try_lock: Any, what: str, timeout_seconds: float) -> None:
+def _wait(try_lock: Any, what: str, timeout_seconds: float, log: Any) -> None:
     if try_lock():
         return
-    logger.warning(
+    log.warning(
         "another octorec run is using %s; waiting up to %.0f s for it to finish",
         what,
         timeout_seconds,
@@ -51,7 +56,7 @@ def _wait(try_lock: Any, what: str, timeout_seconds: float) -> None:
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         if try_lock():
-            logger.info("the other run finished; going ahead")
+            log.info("the other run finished; going ahead")
             return
     raise RunLockTimeoutError(
         f"stopped: another octorec run still uses {what} after {timeout_seconds:.0f} s "
@@ -60,7 +65,7 @@ def _wait(try_lock: Any, what: str, timeout_seconds: float) -> None:
 
 
 @contextmanager
-def _file_lock(database: Path, timeout_seconds: float) -> Iterator[None]:
+def _file_lock(database: Path, timeout_seconds: float, log: Any) -> Iterator[None]:
     database.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{database}.run-lock", "a+") as handle:
 
@@ -71,7 +76,7 @@ def _file_lock(database: Path, timeout_seconds: float) -> Iterator[None]:
                 return False
             return True
 
-        _wait(try_lock, str(database), timeout_seconds)
+        _wait(try_lock, str(database), timeout_seconds, log)
         try:
             yield
         finally:
@@ -79,7 +84,7 @@ def _file_lock(database: Path, timeout_seconds: float) -> Iterator[None]:
 
 
 @contextmanager
-def _postgres_lock(url: str, timeout_seconds: float) -> Iterator[None]:
+def _postgres_lock(url: str, timeout_seconds: float, log: Any) -> Iterator[None]:
     from octorec.warehouse.postgres_warehouse import describe_url, open_postgres
 
     warehouse = open_postgres(url)
@@ -92,7 +97,7 @@ def _postgres_lock(url: str, timeout_seconds: float) -> Iterator[None]:
         return bool(row and row[0])
 
     try:
-        _wait(try_lock, describe_url(url), timeout_seconds)
+        _wait(try_lock, describe_url(url), timeout_seconds, log)
         yield
     finally:
         warehouse.close()  # closing the session releases its advisory lock
