@@ -1,0 +1,2 @@
+"""Offline evaluation: held-out splits and ranking metrics (the `octorec evaluate` command builds
+on these)."""
