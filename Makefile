@@ -15,7 +15,12 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo test lint format dev bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+
+# Dagster's instance (runs, event logs) for make demo, make dev and the activated venv.
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +28,6 @@ $(STAMP): pyproject.toml requirements.lock
 	# The CPU build of torch lies on local disk; naming it first keeps pip from fetching CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
-	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	grep -q DAGSTER_MODULE_NAME $(BIN)/activate || printf '\n# octorec: Dagster commands work from the repository root\nexport DAGSTER_MODULE_NAME=%s\nexport DAGSTER_HOME=%s\nexport HF_HUB_OFFLINE=1\n' \
 		'$(DAGSTER_MODULE_NAME)' '$(DAGSTER_HOME)' >> $(BIN)/activate
 	touch $@
