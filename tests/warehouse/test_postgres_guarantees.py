@@ -28,14 +28,17 @@ def test_a_polling_reader_sees_the_old_rows_or_the_new_never_a_mix(postgres_url:
     _create(postgres_url, 20_000)
     seen: set[int] = set()
     stop = threading.Event()
+    polling = threading.Event()
 
     def poll() -> None:
         with psycopg.connect(postgres_url, autocommit=True) as reader:
             while not stop.is_set():
                 seen.add(reader.execute("SELECT count(*) FROM swapped").fetchone()[0])
+                polling.set()
 
     thread = threading.Thread(target=poll)
     thread.start()
+    assert polling.wait(timeout=30)
     with open_warehouse(postgres_url) as warehouse:
         for size in (30_000, 20_000, 30_000, 20_000):
             warehouse.replace("swapped", pa.table({"k": list(range(size)), "v": ["y"] * size}))
@@ -76,21 +79,22 @@ def test_a_second_writer_waits_and_says_why(
     postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     _create(postgres_url, 10)
-    released = threading.Event()
+    locked = threading.Event()
 
     def first_run() -> None:
         with open_warehouse(postgres_url) as warehouse, warehouse.transaction():
             warehouse.lock_for_write("swapped")
+            locked.set()
             time.sleep(1.0)
             warehouse.execute("UPDATE swapped SET v = 'first'")
-        released.set()
 
     thread = threading.Thread(target=first_run)
     thread.start()
-    time.sleep(0.3)
+    assert locked.wait(timeout=30)
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING), open_warehouse(postgres_url) as warehouse:
         warehouse.replace("swapped", pa.table({"k": [1, 2], "v": ["second", "second"]}))
-        assert released.is_set()  # it only went ahead once the first run had committed
+    assert time.monotonic() - started > 0.5  # it waited for the first run's commit
     thread.join()
     assert "another run is writing swapped; waiting for it to finish" in caplog.text
     with open_warehouse(postgres_url, read_only=True) as warehouse:

@@ -22,18 +22,19 @@ def location(request: pytest.FixtureRequest, database: Path) -> str | Path:
 def test_a_second_run_waits_for_the_first_and_says_why(
     location: str | Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first_done = threading.Event()
+    first_holds = threading.Event()
 
     def first_run() -> None:
         with exclusive_run(location, timeout_seconds=5):
+            first_holds.set()
             time.sleep(1.0)
-        first_done.set()
 
     thread = threading.Thread(target=first_run)
     thread.start()
-    time.sleep(0.3)
+    assert first_holds.wait(timeout=30)
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING), exclusive_run(location, timeout_seconds=10):
-        assert first_done.is_set()
+        assert time.monotonic() - started > 0.5  # it waited until the first run let go
     thread.join()
     assert "another octorec run is using" in caplog.text
 
