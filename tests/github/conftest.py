@@ -42,6 +42,12 @@ def github_env(api: FakeGitHub, database: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Set a scrape's environment for the rest of the test."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
 def stored_rows(database: Path) -> dict[str, list[dict[str, Any]]]:
     """The raw tables, without load times, in a stable order."""
     with open_warehouse(database, read_only=True) as warehouse:

@@ -8,7 +8,7 @@ import pytest
 from octorec.definitions import defs
 from octorec.testing.fake_github import FakeGitHub
 from octorec.warehouse import open_warehouse
-from tests.github.conftest import USERS, github_env
+from tests.github.conftest import USERS, github_env, use_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +23,7 @@ def test_the_job_runs_from_the_live_source(
         GITHUB_SEARCH_QUERIES="language:python stars:>30000",
         GITHUB_MAX_REPOSITORIES="120",
     )
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_env(monkeypatch, env)
     job = defs().resolve_job_def("training_data_pipeline")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance)

@@ -14,12 +14,11 @@ from octorec.settings import load_settings
 from octorec.sources import SourceUnavailableError, open_source
 from octorec.testing.fake_github import FakeGitHub
 from octorec.warehouse import open_warehouse
-from tests.github.conftest import github_env, stored_rows
+from tests.github.conftest import github_env, stored_rows, use_env
 
 
 def _scrape(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]):
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_env(monkeypatch, env)
     settings = load_settings()
     with open_warehouse(settings.database) as warehouse:
         source = open_source(settings, warehouse)
@@ -166,8 +165,7 @@ def test_nothing_to_collect_is_a_clear_error(
     fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = github_env(fake_github, tmp_path / "x.duckdb", GITHUB_SEARCH_QUERIES="", GITHUB_USERS="")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_env(monkeypatch, env)
     with pytest.raises(SourceUnavailableError, match="needs something to collect"):
         open_source(load_settings()).check_available()
 
@@ -215,8 +213,7 @@ def test_a_user_fetched_but_not_stored_is_stored_by_the_next_run(
 ) -> None:
     database = tmp_path / "lost.duckdb"
     env = github_env(fake_github, database, GITHUB_SEARCH_QUERIES="", GITHUB_USERS="HearLing")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_env(monkeypatch, env)
     settings = load_settings()
     with open_warehouse(settings.database) as warehouse:
         source = open_source(settings, warehouse)

@@ -215,7 +215,8 @@ class GitHubHttp:
                 status = response.status_code
                 if status == 304:
                     return ApiResponse(304, None, response.headers, url=url)
-                if status in (403, 429) and self._is_rate_limited(response):
+                body = response.json() if status < 400 else None
+                if self._is_rate_limited(response, body):
                     waits += 1
                     if waits > self.policy.max_rate_limit_waits:
                         raise GitHubFetchError(
@@ -232,13 +233,6 @@ class GitHubHttp:
                         f"{method} {url} failed with HTTP {status}: {_message(response)}"
                     )
                 else:
-                    body = response.json()
-                    if _graphql_rate_limited(body):
-                        waits += 1
-                        if waits > self.policy.max_rate_limit_waits:
-                            raise GitHubFetchError(f"{method} {url} still rate limited")
-                        self._wait_for_reset(response)
-                        continue
                     return ApiResponse(status, body, response.headers, url=url)
             except httpx.RequestError as error:  # timeouts, resets, broken encodings
                 last_problem = type(error).__name__
@@ -255,21 +249,21 @@ class GitHubHttp:
             self._pause(delay)
 
     @staticmethod
-    def _is_rate_limited(response: httpx.Response) -> bool:
-        """Whether a 403/429 is a rate limit (primary or secondary) rather than a refusal."""
-        return (
-            response.status_code == 429
-            or "retry-after" in response.headers
-            or response.headers.get("x-ratelimit-remaining") == "0"
-            or "rate limit" in _message(response).lower()
-        )
-
-    def _wait_for_reset(self, response: httpx.Response) -> None:
-        reset = float(response.headers.get("x-ratelimit-reset", time.time() + 60))
-        self._sleep_for_limit(max(0.0, reset - time.time()) + 1.0, response)
+    def _is_rate_limited(response: httpx.Response, body: Any) -> bool:
+        """Whether an answer is a rate limit (REST primary or secondary, or GraphQL's, which
+        comes as HTTP 200 with a RATE_LIMITED error) rather than a refusal or data."""
+        if response.status_code in (403, 429):
+            return (
+                response.status_code == 429
+                or "retry-after" in response.headers
+                or response.headers.get("x-ratelimit-remaining") == "0"
+                or "rate limit" in _message(response).lower()
+            )
+        return _graphql_rate_limited(body)
 
     def _wait_for_limit(self, response: httpx.Response) -> None:
-        """Sleep out a primary or secondary rate limit."""
+        """Sleep until `Retry-After`, else until `X-RateLimit-Reset` when the budget is spent,
+        else back off (secondary limits without a hint)."""
         retry_after = response.headers.get("retry-after")
         if retry_after is not None:
             delay = float(retry_after)
@@ -278,9 +272,6 @@ class GitHubHttp:
             delay = max(0.0, reset - time.time()) + 1.0
         else:
             delay = max(60.0 * self.policy.backoff_base, self.policy.backoff(3))
-        self._sleep_for_limit(delay, response)
-
-    def _sleep_for_limit(self, delay: float, response: httpx.Response) -> None:
         if delay > self.policy.max_wait:
             raise GitHubFetchError(
                 f"rate limit resets in {delay:.0f} s, longer than GITHUB_MAX_WAIT "
