@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
+from machine import describe_machine
 from octorec.github.http import GitHubHttp
 from octorec.ingestion import ingest
 from octorec.settings import load_settings
@@ -25,17 +25,6 @@ from octorec.testing.fake_github import FakeGitHub, FakeGitHubData
 from octorec.warehouse import open_warehouse
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "github-sample"
-
-
-def _machine() -> dict[str, object]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def octorec_scrape(api: FakeGitHub, repositories: int) -> dict[str, float]:
@@ -115,7 +104,7 @@ def main() -> None:
                 "reference_three_rest_calls": reference,
                 "speedup": round(reference["seconds"] / ours["seconds"], 1),
                 "request_ratio": round(reference["requests"] / ours["requests"], 1),
-                "machine": _machine(),
+                "machine": describe_machine(),
             },
             indent=2,
         )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from machine import describe_machine
 from octorec import constants as c
 from octorec.ingestion import store_source_data
 from octorec.sources.snapshot import SnapshotSource
@@ -107,10 +106,7 @@ def main() -> None:
                     key: round(postgres[key] / duckdb[key], 2) if duckdb[key] else None
                     for key in duckdb
                 },
-                "machine": {
-                    "cores": os.cpu_count(),
-                    "python": platform.python_version(),
-                },
+                "machine": describe_machine(),
             },
             indent=2,
         )

@@ -19,6 +19,7 @@ SAMPLE_DIR = Path(
 SLICE_USERS = ("BlueSkyClouds", "Chocolate1999", "HearLing", "dkadev", "guohekui")
 SLICE_EXTRA_REPOSITORIES = 150
 COLD_START_LOGIN = "cold-start-dev"
+NO_SIGNAL_LOGIN = "quiet-newcomer"
 OWNED_REPOSITORY = "dkadev/agent-dashboard"
 
 
@@ -49,7 +50,7 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
 @pytest.fixture(scope="session")
 def sample_slice(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
     """A snapshot directory with a few real users, their stars, popular candidates, a repository
-    one of them owns, and a cold-start user who only declared interests."""
+    one of them owns, a cold-start user who only declared interests and one who gave nothing."""
     directory = tmp_path_factory.mktemp("sample-slice")
     star_header, stars = _read(sample_dir / "user_stars.csv")
     stars = [row for row in stars if row["user"] in SLICE_USERS]
@@ -83,6 +84,7 @@ def sample_slice(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> 
             "tech_stack": "python|pytorch",
         }
     )
+    users.append(dict.fromkeys(header, "") | {"login": NO_SIGNAL_LOGIN})
     _write(directory / "users.csv", header, users)
     return directory
 

@@ -27,8 +27,15 @@ def stored(monkeypatch: pytest.MonkeyPatch, database: Path) -> Path:
             "category_similarity": [0.4] * 3,
             "tech_stack_similarity": [0.3] * 3,
             "popularity_similarity": [0.2] * 3,
+            "collaborative_similarity": [0.1] * 3,
             "matched_categories": [r[4] for r in rows],
             "matched_tech_stack": [r[5] for r in rows],
+            "similar_known_project": ["x/liked", None, None],
+            "reason": [
+                "like x/liked, which you starred or own; matches ai-ml, Python",
+                "popular",
+                "-",
+            ],
             "run_id": ["r"] * 3,
             "computed_at": [datetime.now(UTC)] * 3,
         }

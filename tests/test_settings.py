@@ -2,23 +2,29 @@ from pathlib import Path
 
 import pytest
 
-from octorec.settings import SettingsError, SourceKind, load_settings
+from octorec.settings import ORIGIN_WEIGHTS, SettingsError, SourceKind, load_settings
 
 
-def test_defaults_are_the_seed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RECOMMENDATION_TOP_N", "RECOMMENDATION_WEIGHT_SEMANTIC", "OCTOREC_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.source is SourceKind.SNAPSHOT
     assert settings.top_n == 5
-    assert settings.min_similarity == 0.1
+    assert settings.min_similarity == 0.05
     assert settings.model_dimensions == 384
+    # Fitted on validation splits (docs/quality.md); the original design's weights serve users
+    # who know no project yet.
     assert settings.weights.model_dump() == {
-        "semantic": 0.25,
-        "category": 0.45,
-        "tech_stack": 0.5,
-        "popularity": 0.1,
+        "semantic": 0.4,
+        "category": 0.0,
+        "tech_stack": 0.2,
+        "popularity": 0.0,
+        "collaborative": 0.4,
     }
+    assert settings.content_weights.as_scoring_weights().model_dump() == ORIGIN_WEIGHTS
+    assert settings.filters.exclude_archived and not settings.filters.exclude_forks
+    assert settings.filters.max_months_since_push is None
     assert settings.database == (Path.cwd() / "data" / "octorec.duckdb").resolve()
 
 
@@ -39,6 +45,21 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch, tmp_pat
         ("MODEL_DIMENSIONS", "0", "MODEL_DIMENSIONS: Input should be greater than 0"),
         ("RECOMMENDATION_WEIGHT_CATEGORY", "-1", "RECOMMENDATION_WEIGHT_CATEGORY: Input should"),
         ("OCTOREC_SOURCE", "ftp", "OCTOREC_SOURCE: Input should be 'snapshot' or 'github'"),
+        (
+            "RECOMMENDATION_CONTENT_WEIGHT_TECH_STACK",
+            "x",
+            "RECOMMENDATION_CONTENT_WEIGHT_TECH_STACK: Input should be a valid number",
+        ),
+        (
+            "RECOMMENDATION_MAX_MONTHS_SINCE_PUSH",
+            "0",
+            "RECOMMENDATION_MAX_MONTHS_SINCE_PUSH: Input should be greater than 0",
+        ),
+        (
+            "RECOMMENDATION_SEMANTIC_NEIGHBOURS",
+            "-1",
+            "RECOMMENDATION_SEMANTIC_NEIGHBOURS: Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_bad_values_are_named(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from octorec.results import (
@@ -26,15 +27,15 @@ if TYPE_CHECKING:
 def _table(recommendations: Sequence[StoredRecommendation]) -> str:
     header = (
         f"{'rank':>4}  {'project':<42} {'score':>6}  "
-        f"{'sem':>5} {'cat':>5} {'tech':>5} {'pop':>5}  matched"
+        f"{'sem':>5} {'cat':>5} {'tech':>5} {'pop':>5} {'collab':>6}  reason"
     )
     lines = [header]
     for r in recommendations:
-        matched = ", ".join(r.matched_categories + r.matched_tech_stack) or "-"
         lines.append(
             f"{r.rank:>4}  {r.project_full_name:<42} {r.score:>6.3f}  "
             f"{r.semantic_similarity:>5.2f} {r.category_similarity:>5.2f} "
-            f"{r.tech_stack_similarity:>5.2f} {r.popularity_similarity:>5.2f}  {matched}"
+            f"{r.tech_stack_similarity:>5.2f} {r.popularity_similarity:>5.2f} "
+            f"{r.collaborative_similarity:>6.2f}  {r.reason}"
         )
     return "\n".join(lines)
 
@@ -98,6 +99,83 @@ def _scrape(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, not {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected k values like 5,10, not {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive k values like 5,10, not {text!r}")
+    return values
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    import logging
+
+    from octorec.evaluation.run import EvaluationOptions, evaluate, read_snapshot
+    from octorec.sources import SourceUnavailableError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    for noisy in ("dagster", "dagster_dbt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = load_settings()
+    try:
+        data = read_snapshot(args.repos, args.stars, args.users)
+    except SourceUnavailableError as error:
+        print(f"octorec: {error}", file=sys.stderr)
+        return 1
+    if data.rejected:
+        print(
+            f"{len(data.rejected)} malformed rows left out (first: {data.rejected[0].source_file}"
+            f":{data.rejected[0].line_number}: {data.rejected[0].reason})",
+            file=sys.stderr,
+        )
+    options = EvaluationOptions(
+        holdout=args.holdout, seed=args.seed, ks=args.k, validation_folds=args.folds
+    )
+    report = evaluate(
+        data,
+        settings,
+        options,
+        on_phase=lambda message: print(f"· {message}", file=sys.stderr, flush=True),
+    )
+    dataset = report.dataset
+    print(
+        f"{dataset['users']} users, {dataset['repos']} repositories, "
+        f"{dataset['test_interactions']} held-out interactions "
+        f"(hold-out {args.holdout}, seed {args.seed})\n"
+    )
+    print(report.table())
+    print()
+    for line in report.targets("octorec") + report.targets("octorec_fitted"):
+        print(line)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `octorec` command."""
     parser = argparse.ArgumentParser(prog="octorec", description=__doc__.splitlines()[0])
@@ -118,6 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="collect GitHub data into the raw tables (github_scraping, with a progress bar)",
     )
     scrape.set_defaults(run=_scrape)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="hold out interactions, rebuild with the pipeline, compare octorec with baselines",
+    )
+    evaluate.add_argument("--repos", type=Path, required=True, help="repos.csv")
+    evaluate.add_argument("--stars", type=Path, required=True, help="user_stars.csv")
+    evaluate.add_argument("--users", type=Path, default=None, help="users.csv (optional)")
+    evaluate.add_argument(
+        "--holdout", type=_fraction, default=0.2, help="fraction held out per user"
+    )
+    evaluate.add_argument(
+        "--folds", type=_positive, default=3, help="validation folds the weights are fitted on"
+    )
+    evaluate.add_argument("--seed", type=int, default=42)
+    evaluate.add_argument("--k", type=_ks, default=(5, 10), help="cut-offs, e.g. 5,10")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

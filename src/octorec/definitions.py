@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from octorec.defs import dbt, embeddings, ingestion, jobs, similarities
+from octorec.defs import dbt, embeddings, evaluation, ingestion, jobs, similarities
 from octorec.defs.resources import OctorecResource
 
 
@@ -14,6 +14,7 @@ def defs() -> dg.Definitions:
         dbt.defs(),
         embeddings.defs(),
         similarities.defs(),
+        evaluation.defs(),
         jobs.defs(),
         dg.Definitions(resources={"octorec": OctorecResource()}),
     )

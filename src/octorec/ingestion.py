@@ -34,7 +34,8 @@ def _payload(value: dict[str, Any]) -> str | None:
     return json.dumps(value, sort_keys=True, default=str) if value else None
 
 
-def _table(records: list[Any], ingested_at: datetime) -> pa.Table:
+def records_table(records: list[Any], ingested_at: datetime) -> pa.Table:
+    """Source records as raw-table rows stamped with `ingested_at`."""
     rows = []
     for record in records:
         row = asdict(record)
@@ -68,7 +69,7 @@ def _mark_unavailable(warehouse: Warehouse, gone: list[RepositoryRecord], now: d
     )
     new = [r for r in gone if r.full_name.lower() not in stored]
     if new:
-        warehouse.upsert(table, _table(new, now), ["full_name"])
+        warehouse.upsert(table, records_table(new, now), ["full_name"])
 
 
 def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummary:
@@ -82,10 +83,12 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
     available = [r for r in data.repositories if r.is_available]
     gone = [r for r in data.repositories if not r.is_available]
     with warehouse.transaction():
-        warehouse.upsert(f"{raw}.{c.RAW_REPOSITORIES}", _table(available, now), ["full_name"])
+        warehouse.upsert(
+            f"{raw}.{c.RAW_REPOSITORIES}", records_table(available, now), ["full_name"]
+        )
         if gone:
             _mark_unavailable(warehouse, gone, now)
-        warehouse.upsert(f"{raw}.{c.RAW_USERS}", _table(data.users, now), ["login"])
+        warehouse.upsert(f"{raw}.{c.RAW_USERS}", records_table(data.users, now), ["login"])
         if data.replaces_interactions_of:
             # A live source returns a user's complete star list: what is gone was unstarred.
             logins = data.replaces_interactions_of
@@ -96,7 +99,7 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
             )
         warehouse.upsert(
             f"{raw}.{c.RAW_INTERACTIONS}",
-            _table(data.interactions, now),
+            records_table(data.interactions, now),
             ["user_login", "repo_full_name", "kind"],
         )
         files = sorted(

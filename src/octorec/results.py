@@ -24,13 +24,17 @@ class StoredRecommendation:
     category_similarity: float
     tech_stack_similarity: float
     popularity_similarity: float
+    collaborative_similarity: float
     matched_categories: list[str]
     matched_tech_stack: list[str]
+    similar_known_project: str | None
+    reason: str
 
 
 _COLUMNS = (
     "user_login, rank, project_full_name, score, semantic_similarity, category_similarity, "
-    "tech_stack_similarity, popularity_similarity, matched_categories, matched_tech_stack"
+    "tech_stack_similarity, popularity_similarity, collaborative_similarity, matched_categories, "
+    "matched_tech_stack, similar_known_project, reason"
 )
 
 

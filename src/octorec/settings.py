@@ -26,9 +26,32 @@ class SourceKind(StrEnum):
 
 
 class ScoringWeights(BaseSettings):
-    """Weights of the four score components; the seed's defaults (they sum to 1.3 on purpose)."""
+    """Weights of the score components for users who know at least one project.
+
+    The defaults were fitted on validation splits of the sample (docs/quality.md).
+    `ORIGIN_WEIGHTS` are the original design's; `ContentWeights` serve users who know nothing.
+    """
 
     model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_WEIGHT_", frozen=True)
+
+    semantic: float = Field(0.4, ge=0)
+    category: float = Field(0.0, ge=0)
+    tech_stack: float = Field(0.2, ge=0)
+    popularity: float = Field(0.0, ge=0)
+    collaborative: float = Field(0.4, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ScoringWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one RECOMMENDATION_WEIGHT_* must be positive")
+        return self
+
+
+class ContentWeights(BaseSettings):
+    """Weights of the content components for users who know no project yet (cold start), and of
+    the hybrid embeddings' blocks. The defaults are the original design's."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_CONTENT_WEIGHT_", frozen=True)
 
     semantic: float = Field(0.25, ge=0)
     category: float = Field(0.45, ge=0)
@@ -36,10 +59,58 @@ class ScoringWeights(BaseSettings):
     popularity: float = Field(0.1, ge=0)
 
     @model_validator(mode="after")
-    def _not_all_zero(self) -> ScoringWeights:
-        if self.semantic + self.category + self.tech_stack + self.popularity <= 0:
-            raise ValueError("at least one RECOMMENDATION_WEIGHT_* must be positive")
+    def _not_all_zero(self) -> ContentWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one RECOMMENDATION_CONTENT_WEIGHT_* must be positive")
         return self
+
+    def as_scoring_weights(self) -> ScoringWeights:
+        """The same weights as score weights (no collaborative part: there is nothing to share)."""
+        return ScoringWeights.model_validate({**self.model_dump(), "collaborative": 0.0})
+
+
+ORIGIN_WEIGHTS = {
+    "semantic": 0.25,
+    "category": 0.45,
+    "tech_stack": 0.5,
+    "popularity": 0.1,
+    "collaborative": 0.0,
+}
+"""The original design's weights (they sum to 1.3 on purpose); the `origin` evaluation model."""
+
+
+class ScorerSettings(BaseSettings):
+    """How the semantic and collaborative components are computed (docs/quality.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_", frozen=True)
+
+    semantic_neighbours: int = Field(
+        10, ge=0, description="known projects averaged per candidate; 0: cosine to the mean"
+    )
+    collaborative_regularization: float = Field(100.0, gt=0)
+    collaborative_shrinkage: float = Field(
+        30.0, ge=0, description="β in the confidence n / (n + β) of a user knowing n projects"
+    )
+    collaborative_max_items: int = Field(10_000, gt=0)
+
+
+class CandidateFilters(BaseSettings):
+    """Which projects may be recommended at all."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECOMMENDATION_", frozen=True, env_parse_none_str=""
+    )
+
+    exclude_archived: bool = True
+    exclude_forks: bool = False
+    max_months_since_push: int | None = Field(None, gt=0)
+    languages: str = Field("", description="comma-separated languages to keep; empty keeps all")
+    cold_start_active_months: int = Field(12, gt=0)
+
+    @property
+    def language_set(self) -> frozenset[str]:
+        """The kept languages, lower-cased; empty means every language."""
+        return frozenset(part.strip().lower() for part in self.languages.split(",") if part.strip())
 
 
 class Settings(BaseSettings):
@@ -78,7 +149,7 @@ class Settings(BaseSettings):
     )
     top_n: int = Field(5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n"))
     min_similarity: float = Field(
-        0.1,
+        0.05,
         validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
     )
     run_lock_timeout_seconds: float = Field(
@@ -93,6 +164,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("USER_PROFILE_WEIGHT", "user_profile_weight"),
     )
     weights: ScoringWeights = Field(default_factory=lambda: ScoringWeights())
+    content_weights: ContentWeights = Field(default_factory=lambda: ContentWeights())
+    scorer: ScorerSettings = Field(default_factory=lambda: ScorerSettings())
+    filters: CandidateFilters = Field(default_factory=lambda: CandidateFilters())
+    evaluation_database: Path = Field(
+        Path("data/evaluation.duckdb"),
+        validation_alias=AliasChoices("OCTOREC_EVALUATION_DATABASE", "evaluation_database"),
+        description="where `octorec evaluate` builds its data and keeps its embedding cache",
+    )
 
     github_api_url: str = Field(
         "https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL", "github_api_url")
@@ -151,7 +230,7 @@ class Settings(BaseSettings):
             raise ValueError("expected a postgresql://user:password@host:port/database URL")
         return url
 
-    @field_validator("snapshot_dir", "database", mode="after")
+    @field_validator("snapshot_dir", "database", "evaluation_database", mode="after")
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().resolve()
@@ -181,9 +260,18 @@ def load_settings() -> Settings:
     """
     try:
         weights = ScoringWeights()
+        content_weights = ContentWeights()
+        scorer = ScorerSettings()
+        filters = CandidateFilters()
     except ValidationError as error:
-        raise SettingsError(_describe(error, prefix="RECOMMENDATION_WEIGHT_")) from None
+        prefix = {
+            "ScoringWeights": "RECOMMENDATION_WEIGHT_",
+            "ContentWeights": "RECOMMENDATION_CONTENT_WEIGHT_",
+        }.get(error.title, "RECOMMENDATION_")
+        raise SettingsError(_describe(error, prefix=prefix)) from None
     try:
-        return Settings(weights=weights)
+        return Settings(
+            weights=weights, content_weights=content_weights, scorer=scorer, filters=filters
+        )
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None

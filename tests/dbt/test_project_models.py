@@ -67,9 +67,20 @@ def enriched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return {row["full_name"]: row for row in rows}
 
 
-def test_duplicates_and_archived_repositories_are_dropped(enriched: dict[str, dict]) -> None:
-    assert sorted(enriched) == ["dup/repo", "go/words", "lab/brain", "mail/postbox", "no/stars"]
+def test_duplicates_and_unavailable_are_dropped_archived_kept_flagged(
+    enriched: dict[str, dict],
+) -> None:
+    assert sorted(enriched) == [
+        "dup/repo",
+        "go/words",
+        "lab/brain",
+        "mail/postbox",
+        "no/stars",
+        "old/archived",
+    ]
     assert enriched["dup/repo"]["description"] == "newer copy"
+    assert enriched["old/archived"]["is_archived"] is True
+    assert enriched["dup/repo"]["is_archived"] is False
 
 
 def test_keywords_match_whole_tokens_only(enriched: dict[str, dict]) -> None:

@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 
 from octorec.definitions import defs
+from octorec.settings import load_settings
 from octorec.warehouse import open_warehouse
-from tests.conftest import COLD_START_LOGIN, OWNED_REPOSITORY, SLICE_USERS
+from tests.conftest import COLD_START_LOGIN, NO_SIGNAL_LOGIN, OWNED_REPOSITORY, SLICE_USERS
 
 pytestmark = pytest.mark.slow
 
@@ -71,25 +72,38 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
     per_user: dict[str, list[dict]] = {}
     for row in rows:
         per_user.setdefault(row["user_login"], []).append(row)
-    assert set(per_user) == {*SLICE_USERS, COLD_START_LOGIN}
+    assert set(per_user) == {*SLICE_USERS, COLD_START_LOGIN, NO_SIGNAL_LOGIN}
+    settings = load_settings()
     for login, recommendations in per_user.items():
         assert len(recommendations) in range(1, 6)
         assert [r["rank"] for r in recommendations] == list(range(1, len(recommendations) + 1))
         scores = [r["score"] for r in recommendations]
         assert scores == sorted(scores, reverse=True)
         for r in recommendations:
-            assert r["score"] >= 0.1
+            assert r["score"] >= settings.min_similarity
             assert (login, r["project_full_name"].lower()) not in known
             assert r["project_full_name"] != OWNED_REPOSITORY
+            assert r["reason"]
+            if login == NO_SIGNAL_LOGIN:
+                continue
+            # Users who know no project are scored with the content weights.
+            weights = (
+                settings.content_weights.as_scoring_weights()
+                if login == COLD_START_LOGIN
+                else settings.weights
+            )
             recomputed = (
-                0.25 * r["semantic_similarity"]
-                + 0.45 * r["category_similarity"]
-                + 0.5 * r["tech_stack_similarity"]
-                + 0.1 * r["popularity_similarity"]
+                weights.semantic * r["semantic_similarity"]
+                + weights.category * r["category_similarity"]
+                + weights.tech_stack * r["tech_stack_similarity"]
+                + weights.popularity * r["popularity_similarity"]
+                + weights.collaborative * r["collaborative_similarity"]
             )
             assert r["score"] == pytest.approx(recomputed, abs=1e-5)
             if r["category_similarity"] > 0:
                 assert r["matched_categories"]
+            if login in SLICE_USERS:
+                assert r["similar_known_project"] and r["reason"].startswith("like ")
 
 
 def test_the_cold_start_user_is_served_from_declared_interests(runs) -> None:
@@ -107,6 +121,23 @@ def test_the_cold_start_user_is_served_from_declared_interests(runs) -> None:
         "categories": ["ai-ml", "data-engineering"],
         "tech_stack": ["PyTorch", "Python"],
     }
+
+
+def test_a_user_with_nothing_gets_popular_active_projects(runs) -> None:
+    database, _, rows, _ = runs
+    mine = [r for r in rows if r["user_login"] == NO_SIGNAL_LOGIN]
+    assert len(mine) == 5 and all(r["reason"] == "popular" for r in mine)
+    with open_warehouse(database, read_only=True) as warehouse:
+        projects = warehouse.query(
+            "SELECT full_name, popularity, pushed_at FROM dbt_project_enriched_data"
+        ).to_pylist()
+    newest = max(p["pushed_at"] for p in projects if p["pushed_at"])
+    active = [
+        p for p in projects if p["pushed_at"] and (newest - p["pushed_at"]).days <= 12 * 30.44
+    ]
+    expected = sorted(active, key=lambda p: (-p["popularity"], p["full_name"]))[:5]
+    assert [r["project_full_name"] for r in mine] == [p["full_name"] for p in expected]
+    assert [r["score"] for r in mine] == pytest.approx([p["popularity"] for p in expected])
 
 
 def test_owned_repositories_count_as_known(runs) -> None:
@@ -149,7 +180,7 @@ def test_assets_report_counts_and_timings(runs) -> None:
     assert semantic["embedded"] == semantic["dagster/row_count"] > 150
     assert semantic["seconds"] > 0
     similarities = _metadata(first, "user_project_similarities")
-    assert similarities["users_with_recommendations"] == len(SLICE_USERS) + 1
+    assert similarities["users_with_recommendations"] == len(SLICE_USERS) + 2
     assert "| user | rank | project |" in similarities["sample"]
     assert _metadata(first, "dbt_projects")["dagster/row_count"] == scraping["repositories"]
 

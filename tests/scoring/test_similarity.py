@@ -11,10 +11,11 @@ from octorec.scoring.similarity import (
     jaccard,
     matched_labels,
     recommend,
+    top_ranked,
 )
-from octorec.settings import ScoringWeights
+from octorec.settings import ORIGIN_WEIGHTS, ScorerSettings, ScoringWeights
 
-SEED_WEIGHTS = ScoringWeights(semantic=0.25, category=0.45, tech_stack=0.5, popularity=0.1)
+SEED_WEIGHTS = ScoringWeights.model_validate(ORIGIN_WEIGHTS)
 
 
 @pytest.mark.parametrize(
@@ -94,15 +95,51 @@ def test_ranking_is_best_first_and_respects_top_n_and_threshold() -> None:
     # alice: p/ml (1.0), p/opposite (0.45); p/web (0.25) falls outside the top 2.
     assert pairs[:2] == [(0, 0), (0, 2)]
     assert ranks[:2] == [1, 2]
-    # bob knows nothing and has no features: only popularity, 0.1 at most, under 0.2.
-    assert not (result.user_index == 1).any()
-
-
-def test_a_user_with_no_signal_gets_only_popularity() -> None:
-    result = recommend(_users([[], []]), _projects(), SEED_WEIGHTS, top_n=1, min_score=0.0)
+    # bob knows nothing and has no features: the most popular projects, scored by popularity
+    # alone (not weighted down under the threshold).
     bob = result.user_index == 1
-    assert result.project_index[bob].tolist() == [1]  # the most popular project
-    assert result.score[bob].tolist() == pytest.approx([0.1])
+    assert result.project_index[bob].tolist() == [1, 3]
+    assert result.score[bob].tolist() == pytest.approx([1.0, 0.9])
+
+
+def test_a_user_with_no_signal_gets_popular_active_projects() -> None:
+    projects = _projects()
+    stale_web = ProjectFeatures(
+        **{**projects.__dict__, "active": np.array([True, False, True, True])}
+    )
+    result = recommend(_users([[], []]), stale_web, SEED_WEIGHTS, top_n=1, min_score=0.0)
+    bob = result.user_index == 1
+    # p/web is the most popular but inactive: p/starred (0.9) is next.
+    assert result.project_index[bob].tolist() == [3]
+    assert result.score[bob].tolist() == pytest.approx([0.9])
+
+
+def test_ineligible_projects_are_never_recommended() -> None:
+    eligible = np.array([False, True, True, True])
+    no_ml = ProjectFeatures(**{**_projects().__dict__, "eligible": eligible})
+    result = recommend(_users([[3], []]), no_ml, SEED_WEIGHTS, top_n=5, min_score=0.0)
+    assert 0 not in result.project_index.tolist()
+    assert set(result.project_index[result.user_index == 0].tolist()) == {1, 2}
+
+
+def test_the_collaborative_component_enters_the_score() -> None:
+    # Three users; alice and carol both know p/ml and p/starred, bob knows p/starred only.
+    # With only the collaborative weight, bob's best candidate is p/ml (co-starred with
+    # p/starred twice), scaled to 1.
+    users = UserFeatures(
+        logins=["alice", "bob", "carol"],
+        semantic=np.zeros((3, 2), dtype=np.float32),
+        categories=[[], [], []],
+        tech_stack=[[], [], []],
+        known=sp.csr_matrix(np.array([[1, 0, 0, 1], [0, 0, 0, 1], [1, 0, 0, 1]], dtype=np.float32)),
+    )
+    weights = ScoringWeights(semantic=0, category=0, tech_stack=0, popularity=0, collaborative=1.0)
+    plain = ScorerSettings(collaborative_regularization=1.0, collaborative_shrinkage=0.0)
+    result = recommend(users, _projects(), weights, top_n=1, min_score=0.01, scorer_settings=plain)
+    bob = result.user_index == 1
+    assert result.project_index[bob].tolist() == [0]
+    assert result.collaborative[bob].tolist() == pytest.approx([1.0])
+    assert result.score[bob].tolist() == pytest.approx([1.0])
 
 
 def test_ties_go_to_the_lower_project_index() -> None:
@@ -157,11 +194,15 @@ def test_blocks_give_the_same_answer_as_one_pass() -> None:
         tech = jaccard(
             multi_hot([users.tech_stack[u]], labels), multi_hot([projects.tech_stack[p]], labels)
         )
+        known = users.known[u].indices
+        cosines = sorted(float(projects.semantic[k] @ projects.semantic[p]) for k in known)
+        semantic = (
+            max(0.0, sum(cosines[-10:]) / len(cosines[-10:]))
+            if len(known)
+            else max(0.0, float(users.semantic[u] @ projects.semantic[p]))
+        )
         expected = (
-            0.25 * max(0.0, float(users.semantic[u] @ projects.semantic[p]))
-            + 0.45 * cat[0, 0]
-            + 0.5 * tech[0, 0]
-            + 0.1 * projects.popularity[p]
+            0.25 * semantic + 0.45 * cat[0, 0] + 0.5 * tech[0, 0] + 0.1 * projects.popularity[p]
         )
         assert s == pytest.approx(expected, abs=1e-5)
         assert users.known[u, p] == 0
@@ -171,3 +212,13 @@ def test_matched_labels_explain_each_pair() -> None:
     assert matched_labels(
         [["a", "b"], ["c"]], [["b", "c"], ["a"]], np.array([0, 1]), np.array([0, 1])
     ) == [["b"], []]
+
+
+def test_ties_at_the_cut_off_go_to_the_lower_index_like_a_stable_sort() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        scores = rng.integers(0, 3, size=(4, 9)).astype(np.float32)
+        scores[rng.random(scores.shape) < 0.2] = -np.inf
+        k = int(rng.integers(1, 9))
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(top_ranked(scores, np.zeros_like(scores, bool), k), expected)

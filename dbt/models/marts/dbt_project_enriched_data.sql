@@ -81,6 +81,8 @@ select
     p.language,
     p.topics,
     p.stars,
+    p.is_fork,
+    p.is_archived,
     p.pushed_at,
     coalesce(l.categories, {{ empty_text_array() }}) as categories,
     coalesce(l.tech_stack, {{ empty_text_array() }}) as tech_stack,

@@ -1,5 +1,7 @@
 -- Clean projects: one row per repository (names compared without case, the most recently pushed
--- copy kept); archived, disabled and unavailable (deleted or blocked) repositories dropped.
+-- copy kept); disabled and unavailable (deleted or blocked) repositories dropped. Archived ones
+-- stay (starring them still says what a user likes) and are flagged: the scorer's candidate
+-- filters decide whether they may be recommended.
 with ranked as (
     select
         *,
@@ -22,11 +24,11 @@ select
     forks,
     open_issues,
     is_fork,
+    is_archived,
     created_at,
     pushed_at,
     readme_excerpt
 from ranked
 where copy_rank = 1
-  and not is_archived
   and not is_disabled
   and is_available

@@ -1,11 +1,7 @@
 """The dbt models as Dagster assets (dagster-dbt), with dbt tests as asset checks."""
 
 import logging
-import shutil
-import sys
 from collections.abc import Iterator, Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,48 +14,12 @@ from dagster_dbt import (
 )
 
 from octorec import constants as c
+from octorec.dbt_project import DBT_PROJECT_DIR, dbt_executable, dbt_project, dbt_resource
 from octorec.defs.resources import OctorecResource
 
+__all__ = ["DBT_PROJECT_DIR", "dbt_executable", "dbt_project", "dbt_resource", "defs"]
+
 logger = logging.getLogger(__name__)
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt"
-_SOURCES_OF_TRUTH = ("dbt_project.yml", "models", "macros", "seeds", "tests")
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside this Python (the virtual environment's), else dbt on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
-
-
-def dbt_resource() -> DbtCliResource:
-    """The dbt CLI resource for the octorec project."""
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
-
-
-@cache
-def dbt_project() -> DbtProject:
-    """The octorec dbt project, its manifest parsed when missing or older than the SQL."""
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    if _manifest_is_stale(project):
-        logger.info("parsing the dbt project into %s", project.manifest_path)
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["--quiet", "parse"], target_path=project.target_path
-        ).wait()
-    return project
-
-
-def _manifest_is_stale(project: DbtProject) -> bool:
-    manifest = Path(project.manifest_path)
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    for name in _SOURCES_OF_TRUTH:
-        path = Path(project.project_dir) / name
-        files = [path] if path.is_file() else path.rglob("*")
-        if any(f.is_file() and f.stat().st_mtime > built for f in files):
-            return True
-    return False
 
 
 class OctorecDbtTranslator(DagsterDbtTranslator):

@@ -1,14 +1,13 @@
 """The resources every asset shares: settings, the source, the warehouse and the encoder."""
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from octorec.dbt_project import export_for_dbt
 from octorec.embeddings.encoder import TextEncoder
 from octorec.settings import Settings, load_settings
 from octorec.sources import GitHubSource, open_source
@@ -16,7 +15,6 @@ from octorec.warehouse import (
     Warehouse,
     WarehouseError,
     WarehouseUnavailableError,
-    is_postgres_url,
     open_warehouse,
 )
 from octorec.warehouse.run_lock import exclusive_run
@@ -93,25 +91,5 @@ class OctorecResource(dg.ConfigurableResource):
         )
 
     def export_for_dbt(self) -> None:
-        """Point dbt's profile (`dbt/profiles.yml`) at this run's database.
-
-        DuckDB: `OCTOREC_DATABASE`, made absolute, so dbt (which runs in the dbt folder) and
-        Python open the same file. PostgreSQL: the parts of `DATABASE_URL`, which dbt profiles
-        cannot parse themselves. dbt inherits them; none is logged.
-        """
-        settings = self.settings()
-        location = settings.warehouse_location
-        if not is_postgres_url(location):
-            os.environ["OCTOREC_DBT_TARGET"] = "duckdb"
-            os.environ["OCTOREC_DATABASE"] = str(location)
-            return
-        parts = urlsplit(str(location))
-        os.environ.update(
-            OCTOREC_DBT_TARGET="postgres",
-            OCTOREC_PG_HOST=parts.hostname or "localhost",
-            OCTOREC_PG_PORT=str(parts.port or 5432),
-            OCTOREC_PG_USER=unquote(parts.username or ""),
-            OCTOREC_PG_PASSWORD=unquote(parts.password or ""),
-            OCTOREC_PG_DATABASE=unquote(parts.path.lstrip("/")) or "postgres",
-            OCTOREC_PG_SSLMODE=parse_qs(parts.query).get("sslmode", ["prefer"])[0],
-        )
+        """Point dbt's profile at this run's warehouse (see `octorec.dbt_project`)."""
+        export_for_dbt(self.settings().warehouse_location)

@@ -21,8 +21,9 @@ def user_project_similarities(
 ) -> dg.MaterializeResult:
     """Scores every user against every project, keeps the top N above the threshold, stores them.
 
-    Each row keeps its four components and the categories and tech stack that matched, so every
-    recommendation can be explained. The previous result is replaced in one transaction.
+    Each row keeps its five components, the categories and tech stack that matched, the user's
+    most similar known project and a one-line reason, so every recommendation can be explained.
+    The previous result is replaced in one transaction.
     """
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
@@ -42,12 +43,25 @@ def user_project_similarities(
             "projects": summary.projects,
             "mean_score": round(sum(scores) / len(scores), 4) if scores else 0.0,
             "weights": settings.weights.model_dump(),
+            "content_weights": settings.content_weights.model_dump(),
+            "scorer": settings.scorer.model_dump(),
             "top_n": settings.top_n,
             "min_similarity": settings.min_similarity,
             "seconds": round(summary.seconds, 3),
             "sample": dg.MetadataValue.md(
                 markdown_table(
-                    ["user", "rank", "project", "score", "semantic", "category", "tech", "pop"],
+                    [
+                        "user",
+                        "rank",
+                        "project",
+                        "score",
+                        "semantic",
+                        "category",
+                        "tech",
+                        "pop",
+                        "collab",
+                        "reason",
+                    ],
                     [
                         [
                             r["user_login"],
@@ -58,6 +72,8 @@ def user_project_similarities(
                             r["category_similarity"],
                             r["tech_stack_similarity"],
                             r["popularity_similarity"],
+                            r["collaborative_similarity"],
+                            r["reason"],
                         ]
                         for r in sample
                     ],

@@ -48,7 +48,9 @@ def _load(model_name: str) -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a bar per weight file, in every run's log
     started = time.perf_counter()
     model = SentenceTransformer(str(resolve_model_path(model_name)), device="cpu")
     logger.info("loaded %s in %.1f s", model_name, time.perf_counter() - started)

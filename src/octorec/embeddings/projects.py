@@ -104,7 +104,7 @@ def build_project_hybrids(warehouse: Warehouse, settings: Settings, run_id: str)
         projects.column("tech_stack").to_pylist(),
         popularity,
         layout,
-        settings.weights,
+        settings.content_weights.as_scoring_weights(),
     )
     rows = pa.table(
         {

@@ -136,7 +136,7 @@ def build_user_embeddings(
         users.column("tech_stack").to_pylist(),
         np.asarray(users.column("mean_popularity").to_pylist(), dtype=np.float32),
         layout,
-        settings.weights,
+        settings.content_weights.as_scoring_weights(),
     )
     counts = np.asarray(interactions.sum(axis=1)).ravel().astype(np.int32)
     rows = pa.table(

@@ -78,7 +78,8 @@ def intra_list_diversity(ranked: Sequence[str], vectors: Mapping[str, np.ndarray
     if len(items) < 2:
         return 0.0
     matrix = np.stack(items).astype(np.float64)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
     similarity = matrix @ matrix.T
     upper = similarity[np.triu_indices(len(items), k=1)]
     return float(np.mean(1.0 - upper))

@@ -13,14 +13,17 @@ from octorec import constants as c
 from octorec.embeddings.hybrid import semantic_part
 from octorec.embeddings.projects import hybrid_layout
 from octorec.embeddings.users import interaction_matrix
+from octorec.scoring.candidates import candidate_masks
+from octorec.scoring.explanations import most_similar_known, reason
 from octorec.scoring.similarity import (
+    COMPONENTS,
     ProjectFeatures,
     Recommendations,
     UserFeatures,
     matched_labels,
     recommend,
 )
-from octorec.settings import Settings
+from octorec.settings import ContentWeights, ScoringWeights, Settings
 from octorec.warehouse import Warehouse, matrix_from_arrow
 
 
@@ -40,14 +43,23 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
     """The scorer's inputs: users from the dbt scoring model, projects from the hybrid table."""
     layout = hybrid_layout(warehouse, settings)
     projects = warehouse.query(
-        "SELECT project_full_name, categories, tech_stack, popularity, embedding "
-        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS}"
+        "SELECT h.project_full_name, h.categories, h.tech_stack, h.popularity, h.embedding, "
+        "e.language, e.is_fork, e.is_archived, e.pushed_at "
+        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
+        f"LEFT JOIN {c.DBT_PROJECT_ENRICHED_DATA} AS e ON e.full_name = h.project_full_name"
     ).sort_by("project_full_name")  # byte order on every backend: ties break the same way
     users = warehouse.query(
         "SELECT user_login, categories, tech_stack, known_projects, embedding "
         f"FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
     ).sort_by("user_login")
     names = projects.column("project_full_name").to_pylist()
+    masks = candidate_masks(
+        projects.column("language").to_pylist(),
+        projects.column("is_fork").to_pylist(),
+        projects.column("is_archived").to_pylist(),
+        projects.column("pushed_at").to_pylist(),
+        settings.filters,
+    )
     project_features = ProjectFeatures(
         names=names,
         semantic=semantic_part(
@@ -56,6 +68,8 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
         categories=projects.column("categories").to_pylist(),
         tech_stack=projects.column("tech_stack").to_pylist(),
         popularity=np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32),
+        eligible=masks.eligible,
+        active=masks.active,
     )
     user_features = UserFeatures(
         logins=users.column("user_login").to_pylist(),
@@ -72,10 +86,44 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
 
 
 def recommendations_table(
-    result: Recommendations, users: UserFeatures, projects: ProjectFeatures, run_id: str
+    result: Recommendations,
+    users: UserFeatures,
+    projects: ProjectFeatures,
+    weights: ScoringWeights,
+    content_weights: ContentWeights,
+    run_id: str,
 ) -> pa.Table:
-    """The rows of `user_project_similarities` for a scoring result."""
+    """The rows of `user_project_similarities` for a scoring result, each with its reason."""
     computed_at = datetime.now(UTC)
+    categories = matched_labels(
+        users.categories, projects.categories, result.user_index, result.project_index
+    )
+    tech_stack = matched_labels(
+        users.tech_stack, projects.tech_stack, result.user_index, result.project_index
+    )
+    similar = [
+        projects.names[i] if i is not None else None
+        for i in most_similar_known(
+            users.known, projects.semantic, result.user_index, result.project_index
+        )
+    ]
+    without_signal = users.without_signal()
+    knows_nothing = np.diff(users.known.indptr) == 0
+    cold = content_weights.as_scoring_weights()
+    reasons = [
+        reason(
+            {
+                n: getattr(cold if knows_nothing[result.user_index[row]] else weights, n)
+                * float(getattr(result, n)[row])
+                for n in COMPONENTS
+            },
+            categories[row],
+            tech_stack[row],
+            similar[row],
+            without_signal=bool(without_signal[result.user_index[row]]),
+        )
+        for row in range(len(result))
+    ]
     return pa.table(
         {
             "user_login": pa.array([users.logins[i] for i in result.user_index], pa.string()),
@@ -88,18 +136,11 @@ def recommendations_table(
             "category_similarity": pa.array(result.category, pa.float64()),
             "tech_stack_similarity": pa.array(result.tech_stack, pa.float64()),
             "popularity_similarity": pa.array(result.popularity, pa.float64()),
-            "matched_categories": pa.array(
-                matched_labels(
-                    users.categories, projects.categories, result.user_index, result.project_index
-                ),
-                pa.list_(pa.string()),
-            ),
-            "matched_tech_stack": pa.array(
-                matched_labels(
-                    users.tech_stack, projects.tech_stack, result.user_index, result.project_index
-                ),
-                pa.list_(pa.string()),
-            ),
+            "collaborative_similarity": pa.array(result.collaborative, pa.float64()),
+            "matched_categories": pa.array(categories, pa.list_(pa.string())),
+            "matched_tech_stack": pa.array(tech_stack, pa.list_(pa.string())),
+            "similar_known_project": pa.array(similar, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
             "run_id": pa.array([run_id] * len(result), pa.string()),
             "computed_at": pa.array([computed_at] * len(result)),
         }
@@ -110,8 +151,18 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
     """Score every user, keep the top N above the threshold, replace the result atomically."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
-    result = recommend(users, projects, settings.weights, settings.top_n, settings.min_similarity)
-    table = recommendations_table(result, users, projects, run_id)
+    result = recommend(
+        users,
+        projects,
+        settings.weights,
+        settings.top_n,
+        settings.min_similarity,
+        scorer_settings=settings.scorer,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+    )
+    table = recommendations_table(
+        result, users, projects, settings.weights, settings.content_weights, run_id
+    )
     warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
     return SimilaritySummary(
         users=len(users.logins),

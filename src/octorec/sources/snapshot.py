@@ -104,11 +104,37 @@ class SnapshotSource(GitHubSource):
 
     name = "snapshot"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        repos: Path | None = None,
+        stars: Path | None = None,
+        users: Path | None = None,
+    ) -> None:
+        """Read `directory`'s three files, or the files named one by one (`octorec evaluate`)."""
         self.directory = Path(directory)
+        self.paths: dict[str, Path | None] = {
+            REPOS_FILE: Path(repos) if repos else self.directory / REPOS_FILE,
+            STARS_FILE: Path(stars) if stars else self.directory / STARS_FILE,
+            USERS_FILE: Path(users) if users else None,
+        }
+        if repos is None and stars is None and users is None:
+            self.paths[USERS_FILE] = self.directory / USERS_FILE
+
+    @classmethod
+    def from_files(cls, repos: Path, stars: Path, users: Path | None = None) -> SnapshotSource:
+        """A snapshot made of explicitly named files; without `users`, no users file is read."""
+        return cls(Path(repos).parent, repos=repos, stars=stars, users=users)
+
+    def _path(self, file_name: str) -> Path:
+        path = self.paths[file_name]
+        if path is None:
+            raise SourceUnavailableError(f"no {file_name} was given")
+        return path
 
     def check_available(self) -> dict[str, Any]:
-        if not self.directory.is_dir():
+        if not self._path(REPOS_FILE).parent.is_dir():
             raise SourceUnavailableError(
                 f"snapshot directory {self.directory} does not exist; set OCTOREC_SNAPSHOT_DIR to "
                 f"a directory holding {REPOS_FILE} and {STARS_FILE}"
@@ -119,8 +145,8 @@ class SnapshotSource(GitHubSource):
             (STARS_FILE, STARS_REQUIRED),
             (USERS_FILE, USERS_REQUIRED),
         ):
-            path = self.directory / file_name
-            if file_name == USERS_FILE and not path.exists():
+            path = self.paths[file_name]
+            if path is None or (file_name == USERS_FILE and not path.exists()):
                 continue
             with self._open(path) as handle:
                 self._check_header(path, csv.reader(_decoded_lines(handle, path)), required)
@@ -133,7 +159,8 @@ class SnapshotSource(GitHubSource):
         data.interactions = self._read(
             STARS_FILE, STARS_REQUIRED, _interaction, data, "user_login", "repo_full_name", "kind"
         )
-        if (self.directory / USERS_FILE).exists():
+        users_path = self.paths[USERS_FILE]
+        if users_path is not None and users_path.exists():
             data.users = self._read(USERS_FILE, USERS_REQUIRED, _user, data, "login")
         logger.info(
             "read snapshot %s: %d repositories, %d users, %d interactions, %d rejected rows",
@@ -153,7 +180,7 @@ class SnapshotSource(GitHubSource):
         data: SourceData,
         *key_attributes: str,
     ) -> list[RecordT]:
-        path = self.directory / file_name
+        path = self._path(file_name)
         data.files_read.append(str(path))
         records: list[RecordT] = []
         first_line_of_key: dict[tuple[Any, ...], int] = {}

@@ -112,8 +112,11 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         category_similarity DOUBLE NOT NULL,
         tech_stack_similarity DOUBLE NOT NULL,
         popularity_similarity DOUBLE NOT NULL,
+        collaborative_similarity DOUBLE NOT NULL DEFAULT 0,
         matched_categories VARCHAR[] NOT NULL,
         matched_tech_stack VARCHAR[] NOT NULL,
+        similar_known_project VARCHAR,
+        reason VARCHAR NOT NULL DEFAULT '',
         run_id VARCHAR NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)

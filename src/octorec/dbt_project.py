@@ -1,0 +1,103 @@
+"""The octorec dbt project: where it lives, how dbt is invoked, and pointing it at a warehouse.
+
+Plain Python: the Dagster dbt assets and the offline evaluation both run dbt through here.
+"""
+
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from octorec.warehouse import is_postgres_url
+
+logger = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+_SOURCES_OF_TRUTH = ("dbt_project.yml", "models", "macros", "seeds", "tests")
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the virtual environment's), else dbt on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    """The dbt CLI resource for the octorec project."""
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The octorec dbt project, its manifest parsed when missing or older than the SQL."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    if _manifest_is_stale(project):
+        logger.info("parsing the dbt project into %s", project.manifest_path)
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["--quiet", "parse"], target_path=project.target_path
+        ).wait()
+    return project
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    manifest = Path(project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in _SOURCES_OF_TRUTH:
+        path = Path(project.project_dir) / name
+        files = [path] if path.is_file() else path.rglob("*")
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def dbt_environment(location: str | Path) -> dict[str, str]:
+    """The variables that point dbt's profile (`dbt/profiles.yml`) at a warehouse.
+
+    DuckDB: the file, made absolute, so dbt (which runs in the dbt folder) and Python open the
+    same file. PostgreSQL: the parts of the URL, which dbt profiles cannot parse themselves.
+    """
+    if not is_postgres_url(location):
+        return {"OCTOREC_DBT_TARGET": "duckdb", "OCTOREC_DATABASE": str(Path(location).resolve())}
+    parts = urlsplit(str(location))
+    return dict(
+        OCTOREC_DBT_TARGET="postgres",
+        OCTOREC_PG_HOST=parts.hostname or "localhost",
+        OCTOREC_PG_PORT=str(parts.port or 5432),
+        OCTOREC_PG_USER=unquote(parts.username or ""),
+        OCTOREC_PG_PASSWORD=unquote(parts.password or ""),
+        OCTOREC_PG_DATABASE=unquote(parts.path.lstrip("/")) or "postgres",
+        OCTOREC_PG_SSLMODE=parse_qs(parts.query).get("sslmode", ["prefer"])[0],
+    )
+
+
+def export_for_dbt(location: str | Path) -> None:
+    """Point dbt at a warehouse for the rest of this process (a Dagster run's dbt steps inherit
+    it); none of the values is logged."""
+    os.environ.update(dbt_environment(location))
+
+
+def run_dbt(location: str | Path, args: Sequence[str]) -> None:
+    """Run one dbt command against a warehouse outside Dagster, raising when dbt fails.
+
+    The environment is pointed at the warehouse only while dbt runs, then restored. The
+    warehouse must not be held open by this process meanwhile (DuckDB: one writer).
+    """
+    overrides = dbt_environment(location)
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        dbt_resource().cli(list(args), manifest=dbt_project().manifest_path).wait()
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

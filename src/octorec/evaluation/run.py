@@ -1,0 +1,246 @@
+"""`octorec evaluate`: hold out interactions, rebuild with the pipeline, compare the models.
+
+1. Read the snapshot files with the pipeline's loader (bad rows are reported, not dropped
+   silently), and hold out a seeded fraction of each user's interactions (the test split).
+2. Carve a validation split out of the training interactions the same way. On it, and only on
+   it, fit octorec's weights (`octorec_fitted`) and pick the baselines' settings.
+3. Rebuild the features from the training interactions with the pipeline's own steps and rank
+   the whole catalogue with every model; score the rankings against the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from octorec.evaluation.metrics import (
+    catalogue_coverage,
+    evaluate_rankings,
+    intra_list_diversity,
+    novelty,
+)
+from octorec.evaluation.models import (
+    als_scores,
+    component_matrices,
+    item_knn_scores,
+    popularity_scores,
+    semantic_scores,
+    top_lists,
+    weighted_total,
+)
+from octorec.evaluation.pipeline import EvaluationWarehouse
+from octorec.evaluation.report import EvaluationReport
+from octorec.evaluation.split import HoldoutSplit, holdout_split
+from octorec.evaluation.tuning import RelevanceTarget, fit_weights, pick_best
+from octorec.scoring.similarity import ProjectFeatures, Scorer, UserFeatures
+from octorec.settings import ORIGIN_WEIGHTS, ScoringWeights, Settings
+from octorec.sources.base import SourceData
+from octorec.sources.snapshot import SnapshotSource
+
+logger = logging.getLogger(__name__)
+
+ALS_FACTORS = (16, 32, 64)
+SHRINKAGES = (0.0, 10.0, 30.0, 100.0, 300.0)
+KNN_NEIGHBOURS = (20, 50, 100, 200)
+OCTOREC_MODELS = ("octorec", "octorec_fitted", "origin")
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How to split and what to report."""
+
+    holdout: float = 0.2
+    seed: int = 42
+    ks: tuple[int, ...] = (5, 10)
+    min_interactions: int = 5
+    weight_step: float = 0.2
+    validation_folds: int = 3
+
+
+def read_snapshot(repos: Path, stars: Path, users: Path | None) -> SourceData:
+    """The files, read and validated by the pipeline's snapshot loader."""
+    source = SnapshotSource.from_files(repos, stars, users)
+    source.check_available()
+    data = next(iter(source.batches()))
+    for row in data.rejected[:20]:
+        logger.warning(
+            "rejected %s:%d %s: %s", row.source_file, row.line_number, row.field, row.reason
+        )
+    return data
+
+
+def _pairs(split: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    return [(user, project) for user, projects in split.items() for project in projects]
+
+
+@dataclass(frozen=True)
+class _Fold:
+    users: UserFeatures
+    projects: ProjectFeatures
+    scorer: Scorer
+    components: dict[str, np.ndarray]
+    target: RelevanceTarget
+
+
+def _fold(scratch: EvaluationWarehouse, split: HoldoutSplit, settings: Settings) -> _Fold:
+    """A split's features and components, the collaborative one without shrinkage (each model
+    applies its own: `_shrunk`)."""
+    users, projects = scratch.features_for(_pairs(split.train))
+    unshrunk = settings.scorer.model_copy(update={"collaborative_shrinkage": 0.0})
+    scorer = Scorer(users, projects, unshrunk)
+    row_of = {login.lower(): i for i, login in enumerate(users.logins)}
+    held_out = {row_of[u]: items for u, items in split.test.items() if u in row_of}
+    target = RelevanceTarget.build(held_out, projects.names, scorer.excluded(0, len(users.logins)))
+    return _Fold(users, projects, scorer, component_matrices(scorer), target)
+
+
+def _shrunk(fold: _Fold, shrinkage: float) -> dict[str, np.ndarray]:
+    """The fold's components with the collaborative one scaled by each user's confidence."""
+    components = dict(fold.components)
+    if fold.scorer.item_item is not None:
+        confidence = fold.scorer.item_item.confidence(fold.users.known, shrinkage)
+        components["collaborative"] = components["collaborative"] * confidence[:, None]
+    return components
+
+
+def _with_threshold(scores: np.ndarray, excluded: np.ndarray, minimum: float) -> np.ndarray:
+    return excluded | (scores < minimum)
+
+
+def evaluate(
+    data: SourceData,
+    settings: Settings,
+    options: EvaluationOptions | None = None,
+    database: Path | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate every model on a seeded hold-out split of `data`'s interactions."""
+    options = options or EvaluationOptions()
+    database = database or settings.evaluation_database
+    say = on_phase or (lambda message: logger.info("%s", message))
+    started = time.perf_counter()
+    k = max(options.ks)
+    interactions = [(i.user_login.lower(), i.repo_full_name.lower()) for i in data.interactions]
+    split = holdout_split(interactions, options.holdout, options.seed, options.min_interactions)
+    say("preparing the projects with the pipeline's dbt models and embeddings")
+    scratch = EvaluationWarehouse(data, settings, database)
+    scratch.prepare_projects()
+    folds: list[_Fold] = []
+    for number in range(1, options.validation_folds + 1):
+        validation = holdout_split(
+            _pairs(split.train), options.holdout, options.seed + number, options.min_interactions
+        )
+        say(f"validation fold {number}: rebuilding features from the pipeline")
+        folds.append(_fold(scratch, validation, settings))
+    targets = [fold.target for fold in folds]
+    shrunk = {(i, b): _shrunk(fold, b) for i, fold in enumerate(folds) for b in SHRINKAGES}
+    fitted = fit_weights(
+        lambda weights, i, b: weighted_total(folds[i].scorer, shrunk[i, b], weights),
+        targets,
+        k,
+        options.weight_step,
+        SHRINKAGES,
+    )
+    say(
+        f"fitted weights {fitted.weights.model_dump()} and shrinkage {fitted.shrinkage:g} "
+        f"(validation recall@{k} {fitted.validation_recall:.4f}, ndcg@{k} "
+        f"{fitted.validation_ndcg:.4f}, {fitted.candidates} candidates)"
+    )
+    factors, _ = pick_best(
+        {f: [als_scores(x.users.known, f, options.seed) for x in folds] for f in ALS_FACTORS},
+        targets,
+        k,
+    )
+    neighbours, _ = pick_best(
+        {n: [item_knn_scores(x.users.known, n) for x in folds] for n in KNN_NEIGHBOURS},
+        targets,
+        k,
+    )
+
+    say("test split: rebuilding features from the pipeline")
+    test = _fold(scratch, split, settings)
+    excluded = test.scorer.excluded(0, len(test.users.logins))
+    cold_start = settings.content_weights.as_scoring_weights()
+    configured = settings.scorer.collaborative_shrinkage
+    origin_components = {**test.components, "semantic": semantic_scores(test.scorer, clip=True)}
+    scores: dict[str, np.ndarray] = {
+        "octorec": weighted_total(
+            test.scorer, _shrunk(test, configured), settings.weights, cold_start
+        ),
+        "octorec_fitted": weighted_total(
+            test.scorer, _shrunk(test, fitted.shrinkage), fitted.weights, cold_start
+        ),
+        # The original formula: cosine to the user's mean vector, no collaborative term.
+        "origin": weighted_total(
+            test.scorer, origin_components, ScoringWeights.model_validate(ORIGIN_WEIGHTS)
+        ),
+    }
+    scores["popularity"] = popularity_scores(test.users.known)
+    scores["semantic"] = semantic_scores(test.scorer)
+    scores["als"] = als_scores(test.users.known, factors, options.seed)
+    scores["item_knn"] = item_knn_scores(test.users.known, neighbours)
+
+    logins = [test.users.logins[row] for row in test.target.rows.tolist()]
+    held_out = {login: split.test[login.lower()] for login in logins}
+    vectors = {
+        name.lower(): test.projects.semantic[j] for j, name in enumerate(test.projects.names)
+    }
+    percentile = _popularity_percentiles(test.projects)
+    models: dict[str, dict[str, float]] = {}
+    for name, matrix in scores.items():
+        blocked = (
+            _with_threshold(matrix, excluded, settings.min_similarity)
+            if name in OCTOREC_MODELS
+            else excluded
+        )
+        lists = top_lists(matrix, blocked, test.target.rows.tolist(), test.projects.names, k)
+        recommendations = dict(zip(logins, lists, strict=True))
+        metrics = evaluate_rankings(recommendations, held_out, options.ks)
+        metrics[f"coverage@{k}"] = catalogue_coverage(recommendations, len(test.projects.names), k)
+        metrics[f"diversity@{k}"] = float(
+            np.mean([intra_list_diversity(r, vectors, k) for r in lists])
+        )
+        metrics[f"novelty@{k}"] = float(np.mean([novelty(r, percentile, k) for r in lists]))
+        models[name] = metrics
+    report = EvaluationReport(
+        dataset={
+            "users": len(logins),
+            "repos": len(test.projects.names),
+            "test_interactions": sum(len(items) for items in held_out.values()),
+            "training_interactions": len(set(interactions)) - split.test_interactions,
+            "rejected_rows": len(data.rejected),
+        },
+        k=list(options.ks),
+        models=models,
+        setup={
+            "holdout": options.holdout,
+            "seed": options.seed,
+            "weights": settings.weights.model_dump(),
+            "fitted_weights": fitted.weights.model_dump(),
+            "shrinkage": configured,
+            "fitted_shrinkage": fitted.shrinkage,
+            "fitted_validation_recall": round(fitted.validation_recall, 4),
+            "fitted_validation_ndcg": round(fitted.validation_ndcg, 4),
+            "validation_folds": options.validation_folds,
+            "als_factors": factors,
+            "item_knn_neighbours": neighbours,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    say(f"evaluated {len(models)} models on {len(logins)} users in {report.setup['seconds']} s")
+    return report
+
+
+def _popularity_percentiles(projects: ProjectFeatures) -> dict[str, float]:
+    """Each project's popularity as a percentile of the catalogue (0 = least, 1 = most)."""
+    popularity = np.asarray(projects.popularity, dtype=np.float64)
+    order = popularity.argsort(kind="stable")
+    ranks = np.empty(len(popularity))
+    ranks[order] = np.arange(len(popularity))
+    scale = max(len(popularity) - 1, 1)
+    return {name.lower(): float(ranks[j] / scale) for j, name in enumerate(projects.names)}

@@ -1,0 +1,47 @@
+"""The semantic component: how close in meaning a project is to what the user already knows.
+
+For a user who knows projects, it is the mean of the `neighbours` highest cosines between the
+candidate and the user's known projects (item-based nearest neighbours over the embeddings): a
+user with several distinct interests matches each of them, where the cosine to one mean vector
+would blur them together. A user who knows no project is matched by their own vector (their
+profile text), and a user with neither gets 0. Negative cosines count as 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+KNOWN_CHUNK = 256
+"""Known projects compared with the catalogue at a time."""
+
+
+def semantic_similarity(
+    known: sp.csr_matrix,
+    user_vectors: np.ndarray,
+    project_vectors: np.ndarray,
+    neighbours: int,
+) -> np.ndarray:
+    """Users (rows of `known`) × projects semantic similarity, in [0, 1].
+
+    `project_vectors` and `user_vectors` are unit-length (or zero) rows; `neighbours` 0 uses the
+    user's vector for everyone (the cosine to their mean project vector).
+    """
+    result = np.maximum(user_vectors @ project_vectors.T, 0.0, dtype=np.float32)
+    if neighbours <= 0:
+        return result
+    for row in range(known.shape[0]):
+        items = known.indices[known.indptr[row] : known.indptr[row + 1]]
+        if len(items) == 0:
+            continue
+        count = min(neighbours, len(items))
+        best = np.empty((0, project_vectors.shape[0]), dtype=np.float32)
+        # Known projects in chunks, keeping a running top `count` per candidate: memory stays
+        # at (count + chunk) × projects however many projects a user knows.
+        for start in range(0, len(items), KNOWN_CHUNK):
+            chunk = project_vectors[items[start : start + KNOWN_CHUNK]] @ project_vectors.T
+            stacked = np.vstack([best, chunk.astype(np.float32)])
+            keep = min(count, len(stacked))
+            best = np.partition(stacked, len(stacked) - keep, axis=0)[len(stacked) - keep :]
+        result[row] = np.maximum(best.mean(axis=0), 0.0)
+    return result

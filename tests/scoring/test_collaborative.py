@@ -1,0 +1,61 @@
+"""Known-answer tests of the item-item (EASE) collaborative model."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from octorec.scoring.collaborative import fit_item_item
+
+
+def _matrix(rows: list[list[int]]) -> sp.csr_matrix:
+    return sp.csr_matrix(np.asarray(rows, dtype=np.float32))
+
+
+def test_weights_match_the_closed_form_by_hand() -> None:
+    # Two users both know items 0 and 1: XᵀX = [[2, 2], [2, 2]], λ = 1 → P = (G + I)⁻¹
+    # = [[3, -2], [-2, 3]] / 5; B = -P / diag(P) with a zero diagonal → B01 = B10 = 2/3.
+    model = fit_item_item(_matrix([[1, 1, 0], [1, 1, 0]]), regularization=1.0)
+    assert model.items.tolist() == [0, 1]  # item 2 has no interactions: not modelled
+    assert model.weights == pytest.approx(np.array([[0, 2 / 3], [2 / 3, 0]]), abs=1e-6)
+
+
+def test_scores_are_scaled_per_user_and_unmodelled_items_get_zero() -> None:
+    training = _matrix([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0]])
+    model = fit_item_item(training, regularization=1.0)
+    scores = model.scores(_matrix([[1, 0, 0, 0], [0, 0, 0, 0]]))
+    assert scores.shape == (2, 4)
+    assert scores[0].max() == pytest.approx(1.0)  # the best candidate is scaled to 1
+    assert scores[0, 1] > scores[0, 2]  # item 1 co-occurs with 0 more often than item 2
+    assert scores[0, 3] == 0.0  # nobody interacted with item 3
+    assert not scores[1].any()  # a user who knows nothing gets nothing
+
+
+def test_known_projects_score_zero_and_do_not_set_the_scale() -> None:
+    # Items 0 and 1 are always starred together, so a user who knows both scores them highest;
+    # the scale must come from the best project they do not know yet (item 2).
+    training = _matrix([[1, 1, 0], [1, 1, 0], [1, 1, 1], [0, 1, 1]])
+    model = fit_item_item(training, regularization=1.0)
+    scores = model.scores(_matrix([[1, 1, 0]]))
+    assert scores[0, 0] == 0.0 and scores[0, 1] == 0.0
+    assert scores[0, 2] == pytest.approx(1.0)
+
+
+def test_max_items_keeps_the_most_interacted() -> None:
+    training = _matrix([[1, 1, 0, 1], [1, 0, 0, 1], [1, 0, 1, 0]])
+    model = fit_item_item(training, regularization=1.0, max_items=2)
+    assert model.items.tolist() == [0, 3]  # counts 3 and 2; items 1 and 2 have 1 each
+    assert model.weights.shape == (2, 2)
+
+
+def test_regularization_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="regularization"):
+        fit_item_item(_matrix([[1]]), regularization=0.0)
+
+
+def test_shrinkage_scales_by_the_confidence_of_the_history() -> None:
+    training = _matrix([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0]])
+    model = fit_item_item(training, regularization=1.0, shrinkage=2.0)
+    scores = model.scores(_matrix([[1, 0, 0, 0], [1, 1, 0, 0]]))
+    # One known project: confidence 1 / (1 + 2); two: 2 / (2 + 2).
+    assert scores[0].max() == pytest.approx(1 / 3)
+    assert scores[1].max() == pytest.approx(1 / 2)
