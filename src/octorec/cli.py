@@ -133,6 +133,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
     import logging
 
+    from octorec.dbt_project import DbtRunError
     from octorec.evaluation.run import EvaluationOptions, evaluate, read_snapshot
     from octorec.sources import SourceUnavailableError
 
@@ -154,12 +155,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     options = EvaluationOptions(
         holdout=args.holdout, seed=args.seed, ks=args.k, validation_folds=args.folds
     )
-    report = evaluate(
-        data,
-        settings,
-        options,
-        on_phase=lambda message: print(f"· {message}", file=sys.stderr, flush=True),
-    )
+    try:
+        report = evaluate(
+            data,
+            settings,
+            options,
+            on_phase=lambda message: print(f"· {message}", file=sys.stderr, flush=True),
+        )
+    except DbtRunError as error:
+        print(f"octorec: {error}", file=sys.stderr)
+        return 1
     dataset = report.dataset
     print(
         f"{dataset['users']} users, {dataset['repos']} repositories, "

@@ -6,7 +6,9 @@ Plain Python: the Dagster dbt assets and the offline evaluation both run dbt thr
 import logging
 import os
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -84,20 +86,41 @@ def export_for_dbt(location: str | Path) -> None:
     os.environ.update(dbt_environment(location))
 
 
+class DbtRunError(RuntimeError):
+    """A dbt command outside Dagster failed; the message holds the end of dbt's output."""
+
+
 def run_dbt(location: str | Path, args: Sequence[str]) -> None:
     """Run one dbt command against a warehouse outside Dagster, raising when dbt fails.
 
-    The environment is pointed at the warehouse only while dbt runs, then restored. The
-    warehouse must not be held open by this process meanwhile (DuckDB: one writer).
+    dbt runs as its own process with the warehouse's variables added to its environment (this
+    process's environment is left alone) and a fixed target folder (`dbt/target/outside-dagster`),
+    so repeated commands reuse dbt's partial parse. The warehouse must not be held open by this
+    process meanwhile (DuckDB: one writer).
+
+    Raises:
+        DbtRunError: dbt exited with an error; the message ends with dbt's last output lines.
     """
-    overrides = dbt_environment(location)
-    previous = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    try:
-        dbt_resource().cli(list(args), manifest=dbt_project().manifest_path).wait()
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    project = dbt_project()
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(project.project_dir),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--target-path",
+        str(Path(project.project_dir) / "target" / "outside-dagster"),
+    ]
+    started = time.perf_counter()
+    finished = subprocess.run(
+        command,
+        env={**os.environ, **dbt_environment(location)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    logger.info("dbt %s in %.1f s", " ".join(args), time.perf_counter() - started)
+    if finished.returncode != 0:
+        output = (finished.stdout + finished.stderr).strip().splitlines()[-20:]
+        raise DbtRunError(f"dbt {' '.join(args)} failed:\n" + "\n".join(output))

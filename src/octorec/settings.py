@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Self
 
 from pydantic import (
     AliasChoices,
@@ -25,7 +26,18 @@ class SourceKind(StrEnum):
     GITHUB = "github"
 
 
-class ScoringWeights(BaseSettings):
+class _Weights(BaseSettings):
+    """Non-negative weights, at least one of them positive."""
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> Self:
+        if sum(self.model_dump().values()) <= 0:
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(f"at least one {prefix}* must be positive")
+        return self
+
+
+class ScoringWeights(_Weights):
     """Weights of the score components for users who know at least one project.
 
     The defaults were fitted on validation splits of the sample (docs/quality.md).
@@ -40,14 +52,8 @@ class ScoringWeights(BaseSettings):
     popularity: float = Field(0.0, ge=0)
     collaborative: float = Field(0.4, ge=0)
 
-    @model_validator(mode="after")
-    def _not_all_zero(self) -> ScoringWeights:
-        if sum(self.model_dump().values()) <= 0:
-            raise ValueError("at least one RECOMMENDATION_WEIGHT_* must be positive")
-        return self
 
-
-class ContentWeights(BaseSettings):
+class ContentWeights(_Weights):
     """Weights of the content components for users who know no project yet (cold start), and of
     the hybrid embeddings' blocks. The defaults are the original design's."""
 
@@ -57,12 +63,6 @@ class ContentWeights(BaseSettings):
     category: float = Field(0.45, ge=0)
     tech_stack: float = Field(0.5, ge=0)
     popularity: float = Field(0.1, ge=0)
-
-    @model_validator(mode="after")
-    def _not_all_zero(self) -> ContentWeights:
-        if sum(self.model_dump().values()) <= 0:
-            raise ValueError("at least one RECOMMENDATION_CONTENT_WEIGHT_* must be positive")
-        return self
 
     def as_scoring_weights(self) -> ScoringWeights:
         """The same weights as score weights (no collaborative part: there is nothing to share)."""

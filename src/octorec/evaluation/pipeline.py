@@ -4,8 +4,9 @@ Projects do not depend on interactions, so they are prepared once: the snapshot 
 tables, then the same dbt models and embedding code as `training_data_pipeline` build the project
 tables. For each split, the raw interactions are replaced with that split's training
 interactions and the user models, user embeddings and scoring inputs are rebuilt, as the pipeline
-would. The embedding cache in the file survives between evaluations, so a repeated evaluation
-embeds nothing.
+would. dbt's tests run once, with the project models (`dbt build`); the user models, the same SQL
+the pipeline builds and tests, are only run (`dbt run`) for each split. The embedding cache in
+the file survives between evaluations, so a repeated evaluation embeds nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class EvaluationWarehouse:
                 for table in _RAW_TABLES:
                     warehouse.execute(f"DELETE FROM {c.RAW_SCHEMA}.{table}")
             store_source_data(warehouse, replace(self.data, interactions=[], rejected=[]))
-        run_dbt(self.database, ["--quiet", "build", "--select", f"+{c.DBT_PROJECT_ENRICHED_DATA}"])
+        run_dbt(self.database, ["build", "--quiet", "--select", f"+{c.DBT_PROJECT_ENRICHED_DATA}"])
         with open_warehouse(self.database) as warehouse:
             embed_projects(warehouse, self.encoder, _RUN_ID)
             build_project_hybrids(warehouse, self.settings, _RUN_ID)
@@ -81,10 +82,10 @@ class EvaluationWarehouse:
                 warehouse.replace(table, records_table(interactions, datetime.now(UTC)))
             else:
                 warehouse.execute(f"DELETE FROM {table}")
-        run_dbt(self.database, ["--quiet", "build", "--select", c.DBT_USER_EMBEDDINGS_DATA])
+        run_dbt(self.database, ["run", "--quiet", "--select", c.DBT_USER_EMBEDDINGS_DATA])
         with open_warehouse(self.database) as warehouse:
             build_user_embeddings(warehouse, self.encoder, self.settings, _RUN_ID)
-        run_dbt(self.database, ["--quiet", "build", "--select", c.DBT_USER_PROJECT_SIMILARITIES])
+        run_dbt(self.database, ["run", "--quiet", "--select", c.DBT_USER_PROJECT_SIMILARITIES])
         with open_warehouse(self.database, read_only=True) as warehouse:
             features = load_features(warehouse, self.settings)
         logger.info(
