@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from octorec.scoring.similarity import COMPONENTS, Scorer
+from octorec.scoring.similarity import COMPONENTS, Scorer, top_ranked
 from octorec.settings import ScoringWeights
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,6 @@ def top_lists(
     k: int,
 ) -> list[list[str]]:
     """The top-k project names of each of `rows`, lower-cased, with excluded projects left out."""
-    from octorec.scoring.similarity import top_ranked
-
     picked = np.asarray(rows, dtype=np.int64)
     best = top_ranked(scores[picked], excluded[picked], k)
     allowed = ~np.take_along_axis(excluded[picked], best, axis=1)

@@ -65,9 +65,13 @@ class UserFeatures:
     tech_stack: Sequence[Sequence[str]]
     known: sp.csr_matrix
 
+    def knows_nothing(self) -> np.ndarray:
+        """Users who have starred or own no catalogue project."""
+        return np.diff(self.known.indptr) == 0
+
     def without_signal(self) -> np.ndarray:
         """Users who know no project and have no profile vector, categories or tech stack."""
-        knows_nothing = np.diff(self.known.indptr) == 0
+        knows_nothing = self.knows_nothing()
         no_vector = ~np.any(self.semantic != 0, axis=1)
         no_labels = np.array(
             [not c and not t for c, t in zip(self.categories, self.tech_stack, strict=True)],
@@ -158,7 +162,7 @@ class Scorer:
             self.eligible & projects.mask(projects.active), np.asarray(projects.popularity), 0.0
         ).astype(np.float32)
         self.without_signal = users.without_signal()
-        self.knows_nothing = np.diff(users.known.indptr) == 0
+        self.knows_nothing = users.knows_nothing()
         category_labels = vocabulary(users.categories, projects.categories)
         tech_labels = vocabulary(users.tech_stack, projects.tech_stack)
         self._project_categories = multi_hot(projects.categories, category_labels)

@@ -108,7 +108,7 @@ def recommendations_table(
         )
     ]
     without_signal = users.without_signal()
-    knows_nothing = np.diff(users.known.indptr) == 0
+    knows_nothing = users.knows_nothing()
     cold = content_weights.as_scoring_weights()
     reasons = [
         reason(
