@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from octorec.embeddings.encoder import EmbeddingBackend
 from octorec.results import (
     StoredRecommendation,
     UnknownUserError,
@@ -181,6 +182,32 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embed(args: argparse.Namespace) -> int:
+    from octorec.embeddings.encoder import ModelUnavailableError, TextEncoder
+    from octorec.embeddings.text_file import TextFileError, embed_text_file
+
+    encoder = TextEncoder.from_settings(load_settings(), backend=args.backend)
+    try:
+        done = embed_text_file(args.input, args.output, encoder)
+    except (TextFileError, ModelUnavailableError) as error:
+        print(f"octorec: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"embedded {done.texts} texts with {done.backend} on {done.device} in "
+        f"{done.seconds:.2f} s ({done.texts_per_second:.0f} texts/s) -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _backend(text: str) -> EmbeddingBackend:
+    try:
+        return EmbeddingBackend(text)
+    except ValueError:
+        choices = ", ".join(b.value for b in EmbeddingBackend)
+        raise argparse.ArgumentTypeError(f"expected one of {choices}, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `octorec` command."""
     parser = argparse.ArgumentParser(prog="octorec", description=__doc__.splitlines()[0])
@@ -219,6 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=_ks, default=(5, 10), help="cut-offs, e.g. 5,10")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
     evaluate.set_defaults(run=_evaluate)
+
+    embed = commands.add_parser(
+        "embed", help="embed one text per line with the pipeline's encoder, write a .npy file"
+    )
+    embed.add_argument("--input", type=Path, required=True, help="UTF-8 text, one per line")
+    embed.add_argument("--output", type=Path, required=True, help="rows × dimensions .npy")
+    embed.add_argument(
+        "--backend",
+        type=_backend,
+        default=None,
+        help="auto, torch, onnx or onnx-int8 (default: EMBEDDING_BACKEND)",
+    )
+    embed.set_defaults(run=_embed)
     return parser
 
 

@@ -22,6 +22,7 @@ PROJECT_HYBRID_EMBEDDINGS: Final = "project_hybrid_embeddings"
 USER_EMBEDDINGS: Final = "user_embeddings"
 USER_PROJECT_SIMILARITIES: Final = "user_project_similarities"
 EMBEDDING_CACHE: Final = "embedding_cache"
+PIPELINE_STEPS: Final = "pipeline_steps"
 
 TAXONOMY_CATEGORIES: Final = "taxonomy_categories"
 TAXONOMY_TECH_STACK: Final = "taxonomy_tech_stack"

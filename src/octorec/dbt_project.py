@@ -3,6 +3,8 @@
 Plain Python: the Dagster dbt assets and the offline evaluation both run dbt through here.
 """
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -16,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dagster_dbt import DbtCliResource, DbtProject
 
+from octorec.constants import RAW_SCHEMA
 from octorec.warehouse import is_postgres_url
 
 logger = logging.getLogger(__name__)
@@ -124,3 +127,42 @@ def run_dbt(location: str | Path, args: Sequence[str]) -> None:
     if finished.returncode != 0:
         output = (finished.stdout + finished.stderr).strip().splitlines()[-20:]
         raise DbtRunError(f"dbt {' '.join(args)} failed:\n" + "\n".join(output))
+
+
+def project_files_fingerprint() -> str:
+    """SHA-256 over the dbt project's own files (models, macros, seeds, tests, profiles)."""
+    digest = hashlib.sha256()
+    for name in (*_SOURCES_OF_TRUTH, "profiles.yml"):
+        path = DBT_PROJECT_DIR / name
+        for file in sorted([path] if path.is_file() else path.rglob("*")):
+            if file.is_file():
+                digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def upstream_source_tables(manifest_path: Path, models: Sequence[str]) -> list[str]:
+    """The warehouse tables of every dbt source the `models` read, directly or through other
+    models, sorted; raw sources are schema-qualified."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    by_name = {
+        node["name"]: unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+    }
+    pending = [by_name[model] for model in models]
+    seen: set[str] = set()
+    tables: set[str] = set()
+    while pending:
+        unique_id = pending.pop()
+        if unique_id in seen:
+            continue
+        seen.add(unique_id)
+        if unique_id in manifest["sources"]:
+            source = manifest["sources"][unique_id]
+            table = source.get("identifier") or source["name"]
+            raw = source["source_name"] == RAW_SCHEMA
+            tables.add(f"{RAW_SCHEMA}.{table}" if raw else table)
+        elif unique_id in manifest["nodes"]:
+            pending.extend(manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", []))
+    return sorted(tables)

@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
+from octorec.embeddings.encoder import EmbeddingBackend, default_cache_dir
 
 
 class SourceKind(StrEnum):
@@ -79,6 +80,13 @@ ORIGIN_WEIGHTS = {
 """The original design's weights (they sum to 1.3 on purpose); the `origin` evaluation model."""
 
 
+class Retrieval(StrEnum):
+    """How candidate projects are found before scoring."""
+
+    EXACT = "exact"
+    ANN = "ann"
+
+
 class ScorerSettings(BaseSettings):
     """How the semantic and collaborative components are computed (docs/quality.md)."""
 
@@ -92,6 +100,16 @@ class ScorerSettings(BaseSettings):
         30.0, ge=0, description="β in the confidence n / (n + β) of a user knowing n projects"
     )
     collaborative_max_items: int = Field(10_000, gt=0)
+    block_memory_mb: int = Field(
+        256, gt=0, description="memory for one block of users × projects score arrays"
+    )
+    retrieval: Retrieval = Field(
+        Retrieval.EXACT,
+        description="exact: every user × every project; ann: index candidates, rescored exactly",
+    )
+    ann_candidates: int = Field(
+        200, gt=0, description="candidates per user from the index (and as many collaborative)"
+    )
 
 
 class CandidateFilters(BaseSettings):
@@ -145,12 +163,45 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MODEL_DIMENSIONS", "model_dimensions"),
     )
     model_batch_size: int = Field(
-        64, gt=0, validation_alias=AliasChoices("MODEL_BATCH_SIZE", "model_batch_size")
+        32, gt=0, validation_alias=AliasChoices("MODEL_BATCH_SIZE", "model_batch_size")
+    )
+    model_device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        validation_alias=AliasChoices("MODEL_DEVICE", "model_device"),
+        description="auto (a CUDA GPU when available), cpu, cuda or cuda:N",
+    )
+    embedding_backend: EmbeddingBackend = Field(
+        EmbeddingBackend.AUTO,
+        validation_alias=AliasChoices("EMBEDDING_BACKEND", "embedding_backend"),
+        description="auto, torch (the reference), onnx or onnx-int8",
+    )
+    embedding_threads: int = Field(
+        0,
+        ge=0,
+        validation_alias=AliasChoices("EMBEDDING_THREADS", "embedding_threads"),
+        description="CPU threads for the encoder; 0 = every core this process may use",
+    )
+    embedding_max_tokens: int | None = Field(
+        None,
+        gt=0,
+        validation_alias=AliasChoices("EMBEDDING_MAX_TOKENS", "embedding_max_tokens"),
+        description="texts are cut to this many tokens; unset = the model's own limit",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        validation_alias=AliasChoices("OCTOREC_MODEL_CACHE", "model_cache_dir"),
+        description="where the ONNX exports of the model are kept",
     )
     top_n: int = Field(5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n"))
     min_similarity: float = Field(
         0.05,
         validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
+    )
+    force: bool = Field(
+        False,
+        validation_alias=AliasChoices("OCTOREC_FORCE", "force"),
+        description="recompute every step even when its inputs have not changed",
     )
     run_lock_timeout_seconds: float = Field(
         3600.0,
@@ -230,7 +281,9 @@ class Settings(BaseSettings):
             raise ValueError("expected a postgresql://user:password@host:port/database URL")
         return url
 
-    @field_validator("snapshot_dir", "database", "evaluation_database", mode="after")
+    @field_validator(
+        "snapshot_dir", "database", "evaluation_database", "model_cache_dir", mode="after"
+    )
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path.expanduser().resolve()

@@ -44,11 +44,13 @@ def runs(sample_slice: Path, tmp_path_factory: pytest.TempPathFactory):
                 "ORDER BY user_login, rank"
             ).to_pylist()
         second = _run()
-    return database, first, first_rows, second
+        env.setenv("OCTOREC_FORCE", "1")
+        forced = _run()
+    return database, first, first_rows, second, forced
 
 
 def test_every_step_succeeds_and_every_asset_is_materialised(runs) -> None:
-    _, first, _, second = runs
+    _, first, _, second, _ = runs
     assert first.success and second.success
     materialized = {
         event.asset_key.to_user_string()
@@ -61,7 +63,7 @@ def test_every_step_succeeds_and_every_asset_is_materialised(runs) -> None:
 
 
 def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> None:
-    database, _, rows, _ = runs
+    database, _, rows, *_ = runs
     with open_warehouse(database, read_only=True) as warehouse:
         known = {
             (row["user_login"], row["repo_full_name"].lower())
@@ -107,7 +109,7 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
 
 
 def test_the_cold_start_user_is_served_from_declared_interests(runs) -> None:
-    database, _, rows, _ = runs
+    database, _, rows, *_ = runs
     mine = [r for r in rows if r["user_login"] == COLD_START_LOGIN]
     assert mine and all("ai-ml" in r["matched_categories"] for r in mine)
     with open_warehouse(database, read_only=True) as warehouse:
@@ -124,7 +126,7 @@ def test_the_cold_start_user_is_served_from_declared_interests(runs) -> None:
 
 
 def test_a_user_with_nothing_gets_popular_active_projects(runs) -> None:
-    database, _, rows, _ = runs
+    database, _, rows, *_ = runs
     mine = [r for r in rows if r["user_login"] == NO_SIGNAL_LOGIN]
     assert len(mine) == 5 and all(r["reason"] == "popular" for r in mine)
     with open_warehouse(database, read_only=True) as warehouse:
@@ -150,7 +152,7 @@ def test_owned_repositories_count_as_known(runs) -> None:
 
 
 def test_a_second_run_embeds_nothing_and_changes_no_result(runs) -> None:
-    database, _, first_rows, second = runs
+    database, _, first_rows, second, _ = runs
     assert _metadata(second, "project_semantic_embeddings")["embedded"] == 0
     with open_warehouse(database, read_only=True) as warehouse:
         second_rows = warehouse.query(
@@ -166,13 +168,35 @@ def test_a_second_run_embeds_nothing_and_changes_no_result(runs) -> None:
     assert run_ids.column("run_id").to_pylist() == [second.run_id]
 
 
+DBT_MODELS = (
+    "dbt_projects",
+    "dbt_project_enriched_data",
+    "dbt_user_embeddings_data",
+    "dbt_user_project_similarities",
+)
+
+
+def test_a_second_run_with_nothing_changed_does_not_run_dbt_and_forcing_does(runs) -> None:
+    _, first, _, second, forced = runs
+    for model in DBT_MODELS:
+        assert _metadata(second, model)["unchanged_since_run"] == first.run_id
+        assert "unchanged_since_run" not in _metadata(forced, model)
+        assert (
+            _metadata(second, model)["dagster/row_count"]
+            == _metadata(first, model)["dagster/row_count"]
+        )
+    reused = [e for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checked = [e for e in first.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert len(reused) == len(checked) and all(e.event_specific_data.passed for e in reused)
+
+
 def open_repos(database: Path) -> list[str]:
     with open_warehouse(database, read_only=True) as warehouse:
         return warehouse.query("SELECT full_name FROM raw.repositories").column(0).to_pylist()
 
 
 def test_assets_report_counts_and_timings(runs) -> None:
-    _, first, _, _ = runs
+    _, first, _, _, _ = runs
     scraping = _metadata(first, "github_scraping")
     assert scraping["rejected_rows"] == 0
     assert scraping["repositories"] > 150

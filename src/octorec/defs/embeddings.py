@@ -13,15 +13,15 @@ GROUP = "ml_embeddings"
 @dg.asset(
     group_name=GROUP,
     deps=[c.DBT_PROJECT_ENRICHED_DATA],
-    kinds={"pytorch", "duckdb"},
+    kinds={"onnx", "duckdb"},
 )
 def project_semantic_embeddings(
     context: dg.AssetExecutionContext, octorec: OctorecResource
 ) -> dg.MaterializeResult:
     """384-d L2-normalised MiniLM embeddings of each project's text.
 
-    Vectors are cached by (model, content hash): a project whose text did not change is not
-    embedded again.
+    Vectors are cached by (model, backend, content hash): a project whose text did not change
+    is not embedded again. `EMBEDDING_BACKEND` picks the encoder (int8 ONNX on CPU by default).
     """
     encoder = octorec.encoder()
     with octorec.warehouse() as warehouse:
@@ -37,6 +37,8 @@ def project_semantic_embeddings(
             "embedded": summary.embedded,
             "reused_from_cache": summary.reused,
             "model": encoder.model_name,
+            "backend": str(encoder.backend),
+            "device": encoder.device,
             "dimensions": encoder.dimensions,
             "seconds": round(summary.seconds, 2),
             "texts_per_second": round(rate, 1),
@@ -76,7 +78,7 @@ def project_hybrid_embeddings(
 @dg.asset(
     group_name=GROUP,
     deps=[c.DBT_USER_EMBEDDINGS_DATA, project_hybrid_embeddings],
-    kinds={"pytorch", "duckdb"},
+    kinds={"onnx", "duckdb"},
 )
 def user_embeddings(
     context: dg.AssetExecutionContext, octorec: OctorecResource

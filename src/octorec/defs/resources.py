@@ -86,9 +86,7 @@ class OctorecResource(dg.ConfigurableResource):
     def encoder(self) -> TextEncoder:
         """The text encoder for `MODEL_NAME`, checked against `MODEL_DIMENSIONS`."""
         settings = self.settings()
-        return TextEncoder(
-            settings.model_name, settings.model_dimensions, settings.model_batch_size
-        )
+        return TextEncoder.from_settings(settings)
 
     def export_for_dbt(self) -> None:
         """Point dbt's profile at this run's warehouse (see `octorec.dbt_project`)."""

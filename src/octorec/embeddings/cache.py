@@ -1,4 +1,8 @@
-"""Embeddings cached by (model, content hash): unchanged texts are never embedded twice."""
+"""Embeddings cached by (model, backend, content hash): unchanged texts are never embedded twice.
+
+Each backend keeps its own vectors: int8 vectors are close to, not equal to, the reference ones,
+and one table must never mix them.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +51,8 @@ def encode_with_cache(
         cached = warehouse.query(
             f"SELECT c.content_hash, c.embedding FROM {c.EMBEDDING_CACHE} AS c "
             "INNER JOIN _octorec_wanted AS w ON w.content_hash = c.content_hash "
-            "WHERE c.model = ?",
-            [encoder.model_name],
+            "WHERE c.model = ? AND c.backend = ?",
+            [encoder.model_name, str(encoder.backend)],
         )
     row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
     known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
@@ -62,12 +66,13 @@ def encode_with_cache(
             pa.table(
                 {
                     "model": pa.array([encoder.model_name] * len(missing), pa.string()),
+                    "backend": pa.array([str(encoder.backend)] * len(missing), pa.string()),
                     "content_hash": pa.array(missing, pa.string()),
                     "embedding": vectors_to_arrow(fresh),
                     "created_at": pa.array([datetime.now(UTC)] * len(missing)),
                 }
             ),
-            ["model", "content_hash"],
+            ["model", "backend", "content_hash"],
         )
     vectors = np.zeros((len(hashes), encoder.dimensions), dtype=np.float32)
     fresh_row = {h: i for i, h in enumerate(missing)}

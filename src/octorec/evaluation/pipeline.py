@@ -43,9 +43,7 @@ class EvaluationWarehouse:
         self.data = data
         self.settings = settings
         self.database = database
-        self.encoder = TextEncoder(
-            settings.model_name, settings.model_dimensions, settings.model_batch_size
-        )
+        self.encoder = TextEncoder.from_settings(settings)
 
     def prepare_projects(self) -> None:
         """Load the snapshot without interactions and build every project table."""

@@ -15,6 +15,9 @@ import scipy.sparse as sp
 KNOWN_CHUNK = 256
 """Known projects compared with the catalogue at a time."""
 
+PAIR_CHUNK = 32_768
+"""(user, project) pairs whose vectors are gathered at a time."""
+
 
 def semantic_similarity(
     known: sp.csr_matrix,
@@ -44,4 +47,43 @@ def semantic_similarity(
             keep = min(count, len(stacked))
             best = np.partition(stacked, len(stacked) - keep, axis=0)[len(stacked) - keep :]
         result[row] = np.maximum(best.mean(axis=0), 0.0)
+    return result
+
+
+def semantic_for_pairs(
+    known: sp.csr_matrix,
+    user_vectors: np.ndarray,
+    project_vectors: np.ndarray,
+    neighbours: int,
+    user_index: np.ndarray,
+    project_index: np.ndarray,
+) -> np.ndarray:
+    """`semantic_similarity` of the given (user, project) pairs only, one value per pair.
+
+    The cost grows with the pairs and the projects each of their users knows, not with the
+    catalogue: what candidate rescoring needs.
+    """
+    result = np.empty(len(user_index), dtype=np.float32)
+    for start in range(0, len(user_index), PAIR_CHUNK):
+        chunk = slice(start, start + PAIR_CHUNK)
+        dots = np.einsum(
+            "ij,ij->i", user_vectors[user_index[chunk]], project_vectors[project_index[chunk]]
+        )
+        result[chunk] = np.maximum(dots, 0.0)
+    if neighbours <= 0 or len(user_index) == 0:
+        return result
+    order = np.argsort(user_index, kind="stable")
+    users, starts = np.unique(user_index[order], return_index=True)
+    bounds = np.append(starts, len(order))
+    for user, begin, end in zip(
+        users.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True
+    ):
+        items = known.indices[known.indptr[user] : known.indptr[user + 1]]
+        if len(items) == 0:
+            continue
+        pairs = order[begin:end]
+        cosines = project_vectors[items] @ project_vectors[project_index[pairs]].T
+        count = min(neighbours, len(items))
+        best = np.partition(cosines, len(items) - count, axis=0)[len(items) - count :]
+        result[pairs] = np.maximum(best.mean(axis=0), 0.0)
     return result

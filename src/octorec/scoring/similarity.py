@@ -22,8 +22,8 @@ import scipy.sparse as sp
 
 from octorec.features import multi_hot, vocabulary
 from octorec.scoring.collaborative import fit_item_item
-from octorec.scoring.semantic import semantic_similarity
-from octorec.settings import ScorerSettings, ScoringWeights
+from octorec.scoring.semantic import semantic_for_pairs, semantic_similarity
+from octorec.settings import Retrieval, ScorerSettings, ScoringWeights
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,62 @@ def jaccard(left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=defined)
 
 
+class LabelSets:
+    """Every project's label set, each distinct set kept once.
+
+    Jaccard against users is computed per distinct set and spread to the projects by one
+    gather: catalogues repeat few sets (most projects have none or one or two labels), so this
+    is a few times cheaper than the full users × projects arithmetic, with the same values.
+    """
+
+    def __init__(self, projects: sp.csr_matrix) -> None:
+        dense = projects.toarray() > 0
+        distinct, self.set_of = np.unique(dense, axis=0, return_inverse=True)
+        self.set_of = self.set_of.reshape(-1)
+        self.distinct = sp.csr_matrix(distinct.astype(np.float32))
+        self.projects = dense
+
+    def jaccard(self, users: sp.csr_matrix) -> np.ndarray:
+        """Users × projects Jaccard index, as `jaccard(users, projects)`."""
+        return np.take(jaccard(users, self.distinct), self.set_of, axis=1)
+
+    def jaccard_pairs(
+        self, users: sp.csr_matrix, user_index: np.ndarray, project_index: np.ndarray
+    ) -> np.ndarray:
+        """The Jaccard index of each (user, project) pair only."""
+        left = users[user_index].toarray() > 0
+        right = self.projects[project_index]
+        intersection = np.sum(left & right, axis=1, dtype=np.float32)
+        left_size = np.sum(left, axis=1, dtype=np.float32)
+        right_size = np.sum(right, axis=1, dtype=np.float32)
+        union = left_size + right_size - intersection
+        defined = (left_size > 0) & (right_size > 0)
+        return np.divide(intersection, union, out=np.zeros_like(intersection), where=defined)
+
+
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
     """Column indices of each row's `n` best scores, best first, ties to the lower index.
+
+    One partial sort picks each row's `n` best columns; only rows where other columns tie the
+    n-th best value (rare, except when most of a row is excluded) go through the slower
+    deterministic selection, so ties at the cut-off still go to the lower index.
+    """
+    k = min(n, scores.shape[1])
+    if k == 0 or scores.shape[0] == 0:
+        return np.zeros((scores.shape[0], k), dtype=np.int64)
+    candidates = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]
+    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
+    kth = candidate_scores.min(axis=1, keepdims=True)
+    crowded = np.count_nonzero(scores >= kth, axis=1) > k
+    if crowded.any():
+        candidates[crowded] = _top_n_with_ties(scores[crowded], k)
+        candidate_scores[crowded] = np.take_along_axis(scores[crowded], candidates[crowded], axis=1)
+    order = np.lexsort((candidates, -candidate_scores), axis=-1)
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def _top_n_with_ties(scores: np.ndarray, n: int) -> np.ndarray:
+    """`_top_n` for rows with ties at the cut-off.
 
     A partial sort finds each row's n-th best value; every column above it is taken, and the
     lowest-indexed columns equal to it fill the rest, so ties at the cut-off are deterministic.
@@ -169,27 +223,125 @@ class Scorer:
         self._project_tech = multi_hot(projects.tech_stack, tech_labels)
         self._user_categories = multi_hot(users.categories, category_labels)
         self._user_tech = multi_hot(users.tech_stack, tech_labels)
+        self._category_sets = LabelSets(self._project_categories)
+        self._tech_sets = LabelSets(self._project_tech)
+        self._popularity = np.asarray(projects.popularity, dtype=np.float32)
+
+    def block_rows(self, arrays: int = 4) -> int:
+        """Users per block so that `arrays` users × projects float32 arrays fit the budget."""
+        budget = self.settings.block_memory_mb * 2**20
+        return max(1, budget // (4 * arrays * max(1, len(self.projects.names))))
+
+    def component(self, name: str, start: int, stop: int) -> np.ndarray:
+        """One unweighted component for users `start:stop` against every project."""
+        if name == "semantic":
+            return semantic_similarity(
+                self.users.known[start:stop],
+                self.users.semantic[start:stop],
+                self.projects.semantic,
+                self.settings.semantic_neighbours,
+            )
+        if name == "category":
+            return self._category_sets.jaccard(self._user_categories[start:stop])
+        if name == "tech_stack":
+            return self._tech_sets.jaccard(self._user_tech[start:stop])
+        if name == "popularity":
+            return np.broadcast_to(self._popularity, (stop - start, len(self._popularity)))
+        if name == "collaborative":
+            if self.item_item is None:
+                return np.zeros((stop - start, len(self._popularity)), dtype=np.float32)
+            return self.item_item.scores(self.users.known[start:stop])
+        raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
+
+    def weighted_block(
+        self,
+        start: int,
+        stop: int,
+        weights: ScoringWeights,
+        cold_start_weights: ScoringWeights | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """`total(components(...))` computing only the components some weight uses.
+
+        Returns the scores and the components it computed (to read the kept pairs' values
+        from). The sums run in the same order as `total`, so the scores are identical.
+        """
+        cold_rows = np.nonzero(self.knows_nothing[start:stop])[0]
+        cold = cold_start_weights if cold_start_weights is not None and len(cold_rows) else None
+        shape = (stop - start, len(self.projects.names))
+        total = np.zeros(shape, dtype=np.float32)
+        cold_total = np.zeros((len(cold_rows), shape[1]), dtype=np.float32)
+        computed: dict[str, np.ndarray] = {}
+        for name in COMPONENTS:
+            weight = getattr(weights, name)
+            cold_weight = getattr(cold, name) if cold is not None else 0.0
+            if not weight and not cold_weight:
+                continue
+            value = computed[name] = self.component(name, start, stop)
+            if weight:
+                total += weight * value
+            if cold_weight:
+                cold_total += cold_weight * value[cold_rows]
+        if cold is not None:
+            total[cold_rows] = cold_total
+        without_signal = self.without_signal[start:stop]
+        if without_signal.any():
+            total[without_signal] = self.popular_active
+        return total, computed
+
+    def exclude(self, scores: np.ndarray, start: int) -> None:
+        """Set to -inf, in place, what users `start:` may not be recommended (see `excluded`)."""
+        scores[:, ~self.eligible] = -np.inf
+        known = self.users.known[start : start + scores.shape[0]]
+        rows = np.repeat(np.arange(scores.shape[0]), np.diff(known.indptr))
+        scores[rows, known.indices] = -np.inf
+
+    def pair_components(
+        self,
+        user_index: np.ndarray,
+        project_index: np.ndarray,
+        skip: frozenset[str] = frozenset(),
+    ) -> dict[str, np.ndarray]:
+        """Each unweighted component of the given (user, project) pairs only, except `skip`."""
+        result: dict[str, np.ndarray] = {}
+        if "semantic" not in skip:
+            result["semantic"] = semantic_for_pairs(
+                self.users.known,
+                self.users.semantic,
+                self.projects.semantic,
+                self.settings.semantic_neighbours,
+                user_index,
+                project_index,
+            )
+        if "category" not in skip:
+            result["category"] = self._category_sets.jaccard_pairs(
+                self._user_categories, user_index, project_index
+            )
+        if "tech_stack" not in skip:
+            result["tech_stack"] = self._tech_sets.jaccard_pairs(
+                self._user_tech, user_index, project_index
+            )
+        if "popularity" not in skip:
+            result["popularity"] = self._popularity[project_index]
+        if "collaborative" not in skip:
+            result["collaborative"] = self._collaborative_pairs(user_index, project_index)
+        return result
+
+    def _collaborative_pairs(self, user_index: np.ndarray, project_index: np.ndarray) -> np.ndarray:
+        values = np.zeros(len(user_index), dtype=np.float32)
+        if self.item_item is None or len(user_index) == 0:
+            return values
+        users, position = np.unique(user_index, return_inverse=True)
+        step = self.block_rows(arrays=2)
+        for start in range(0, len(users), step):
+            chunk = users[start : start + step]
+            scores = self.item_item.scores(self.users.known[chunk])
+            picked = (position >= start) & (position < start + len(chunk))
+            values[picked] = scores[position[picked] - start, project_index[picked]]
+        return values
 
     def components(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """Each unweighted component for users `start:stop` against every project."""
-        projects = self.projects
-        semantic = semantic_similarity(
-            self.users.known[start:stop],
-            self.users.semantic[start:stop],
-            projects.semantic,
-            self.settings.semantic_neighbours,
-        )
-        return {
-            "semantic": semantic,
-            "category": jaccard(self._user_categories[start:stop], self._project_categories),
-            "tech_stack": jaccard(self._user_tech[start:stop], self._project_tech),
-            "popularity": np.broadcast_to(
-                np.asarray(projects.popularity, dtype=np.float32), semantic.shape
-            ),
-            "collaborative": self.item_item.scores(self.users.known[start:stop])
-            if self.item_item is not None
-            else np.zeros(semantic.shape, dtype=np.float32),
-        }
+        return {name: self.component(name, start, stop) for name in COMPONENTS}
 
     def total(
         self,
@@ -238,50 +390,104 @@ def recommend(
     weights: ScoringWeights,
     top_n: int,
     min_score: float,
-    block_size: int = 2048,
+    block_size: int | None = None,
     scorer_settings: ScorerSettings | None = None,
     cold_start_weights: ScoringWeights | None = None,
 ) -> Recommendations:
-    """Score every user against every project and keep each user's best `top_n` above `min_score`.
+    """Score users against projects and keep each user's best `top_n` above `min_score`.
 
-    Users who know no project are scored with `cold_start_weights` when given (see
-    `Scorer.total`). Work is done in blocks of `block_size` users, so memory grows with
-    `block_size × len(projects)` (plus the item-item model), never with users × projects.
+    `RECOMMENDATION_RETRIEVAL=exact` (default) scores every user against every project in blocks
+    of users sized to `RECOMMENDATION_BLOCK_MEMORY_MB` (or `block_size` users), so memory grows
+    with the block, never with users × projects; `ann` rescores, with the same formula, only the
+    candidates an approximate nearest-neighbour index and the collaborative model propose
+    (`octorec.scoring.retrieval`). Users who know no project are scored with
+    `cold_start_weights` when given (see `Scorer.total`).
     """
     started = time.perf_counter()
     scorer = Scorer(users, projects, scorer_settings, with_collaborative=weights.collaborative > 0)
-    kept: dict[str, list[np.ndarray]] = {
-        name: [] for name in ("user_index", "project_index", "rank", "score", *COMPONENTS)
-    }
-    for start in range(0, len(users.logins), block_size):
-        stop = min(start + block_size, len(users.logins))
-        block = scorer.components(start, stop)
-        block["score"] = scorer.total(block, weights, start, stop, cold_start_weights)
-        excluded = scorer.excluded(start, stop)
-        best = top_ranked(block["score"], excluded, top_n)
-        best_scores = np.where(
-            np.take_along_axis(excluded, best, axis=1),
-            -np.inf,
-            np.take_along_axis(block["score"], best, axis=1),
-        )
-        keep = np.isfinite(best_scores) & (best_scores >= min_score)
-        rows = np.nonzero(keep)[0]
-        kept["user_index"].append(rows + start)
-        kept["project_index"].append(best[keep])
-        kept["rank"].append(np.cumsum(keep, axis=1)[keep])
-        for name in ("score", *COMPONENTS):
-            kept[name].append(np.take_along_axis(block[name], best, axis=1)[keep])
-    result = Recommendations(
-        **{name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in kept.items()}
-    )
+    if scorer.settings.retrieval == Retrieval.ANN:
+        from octorec.scoring.retrieval import recommend_from_candidates
+
+        result = recommend_from_candidates(scorer, weights, top_n, min_score, cold_start_weights)
+    else:
+        result = _recommend_exact(scorer, weights, top_n, min_score, block_size, cold_start_weights)
     logger.info(
-        "scored %d users × %d projects in %.2f s, kept %d recommendations",
+        "scored %d users × %d projects (%s) in %.2f s, kept %d recommendations",
         len(users.logins),
         len(projects.names),
+        scorer.settings.retrieval,
         time.perf_counter() - started,
         len(result),
     )
     return result
+
+
+def _recommend_exact(
+    scorer: Scorer,
+    weights: ScoringWeights,
+    top_n: int,
+    min_score: float,
+    block_size: int | None,
+    cold_start_weights: ScoringWeights | None,
+) -> Recommendations:
+    rows = block_size or scorer.block_rows(arrays=6)
+    kept = RecommendationParts()
+    for start in range(0, len(scorer.users.logins), rows):
+        stop = min(start + rows, len(scorer.users.logins))
+        total, computed = scorer.weighted_block(start, stop, weights, cold_start_weights)
+        scorer.exclude(total, start)
+        kept.add(scorer, start, total, _top_n(total, top_n), min_score, computed)
+    return kept.result()
+
+
+class RecommendationParts:
+    """Kept pairs collected block by block, then joined into one `Recommendations`."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[np.ndarray]] = {
+            name: [] for name in ("user_index", "project_index", "rank", "score", *COMPONENTS)
+        }
+
+    def add(
+        self,
+        scorer: Scorer,
+        start: int,
+        scores: np.ndarray,
+        best: np.ndarray,
+        min_score: float,
+        computed: dict[str, np.ndarray],
+        columns: np.ndarray | None = None,
+    ) -> None:
+        """Keep the finite scores above `min_score` among each row's `best` columns.
+
+        `columns` maps a row's columns to catalogue projects when `scores` holds candidates
+        rather than the whole catalogue. Components in `computed` (aligned with `scores`) are
+        read at the kept pairs; the others are computed for those pairs only.
+        """
+        best_scores = np.take_along_axis(scores, best, axis=1)
+        keep = np.isfinite(best_scores) & (best_scores >= min_score)
+        local_rows = np.nonzero(keep)[0]
+        local_columns = best[keep]
+        projects = local_columns if columns is None else columns[local_rows, local_columns]
+        users = local_rows + start
+        self.parts["user_index"].append(users)
+        self.parts["project_index"].append(projects)
+        self.parts["rank"].append(np.cumsum(keep, axis=1)[keep])
+        self.parts["score"].append(best_scores[keep])
+        for name, value in computed.items():
+            self.parts[name].append(np.asarray(value[local_rows, local_columns], dtype=np.float32))
+        others = scorer.pair_components(users, projects, skip=frozenset(computed))
+        for name, value in others.items():
+            self.parts[name].append(value)
+
+    def result(self) -> Recommendations:
+        """Everything kept, in the order added."""
+        return Recommendations(
+            **{
+                name: np.concatenate(parts) if parts else np.zeros(0)
+                for name, parts in self.parts.items()
+            }
+        )
 
 
 def matched_labels(

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.warehouse.schema import PIPELINE_TABLES, RAW_TABLES
+from octorec.warehouse.schema import CACHES_KEYED_BY, PIPELINE_TABLES, RAW_TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class Warehouse(abc.ABC):
     def ensure_tables(self) -> None:
         """Create the raw and pipeline tables (and any column added since) that are missing."""
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {c.RAW_SCHEMA}")
+        self._drop_caches_with_an_old_key()
         for table, columns in {**RAW_TABLES, **PIPELINE_TABLES}.items():
             self.execute(f"CREATE TABLE IF NOT EXISTS {table} ({self.render_type_names(columns)})")
             # Columns added since a database was created are added in place (without NOT NULL,
@@ -91,6 +92,20 @@ class Warehouse(abc.ABC):
                     continue
                 column = self.render_type_names(definition.replace(" NOT NULL", ""))
                 self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
+
+    def _drop_caches_with_an_old_key(self) -> None:
+        # A primary key cannot be changed in place; a cache is cheaper to rebuild than to migrate.
+        for table, key_column in CACHES_KEYED_BY.items():
+            found = self.query(
+                "SELECT count(*) AS n FROM information_schema.columns "
+                "WHERE table_name = ? AND column_name = ?",
+                [table, key_column],
+            )
+            exists = self.query(
+                "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [table]
+            )
+            if exists.column("n")[0].as_py() and not found.column("n")[0].as_py():
+                self.execute(f"DROP TABLE {table}")
 
     def count(self, table: str) -> int:
         """The number of rows in a table."""

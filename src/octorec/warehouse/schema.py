@@ -73,10 +73,11 @@ RAW_TABLES: Final[dict[str, str]] = {
 PIPELINE_TABLES: Final[dict[str, str]] = {
     c.EMBEDDING_CACHE: """
         model VARCHAR NOT NULL,
+        backend VARCHAR NOT NULL,
         content_hash VARCHAR NOT NULL,
         embedding FLOAT[] NOT NULL,
         created_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (model, content_hash)
+        PRIMARY KEY (model, backend, content_hash)
     """,
     c.PROJECT_SEMANTIC_EMBEDDINGS: """
         project_full_name VARCHAR PRIMARY KEY,
@@ -103,6 +104,12 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         run_id VARCHAR NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL
     """,
+    c.PIPELINE_STEPS: """
+        step VARCHAR PRIMARY KEY,
+        fingerprint VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL
+    """,
     c.USER_PROJECT_SIMILARITIES: """
         user_login VARCHAR NOT NULL,
         project_full_name VARCHAR NOT NULL,
@@ -122,3 +129,6 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         PRIMARY KEY (user_login, rank)
     """,
 }
+
+CACHES_KEYED_BY: Final[dict[str, str]] = {c.EMBEDDING_CACHE: "backend"}
+"""Caches whose primary key gained a column: an older table without it is dropped and rebuilt."""

@@ -1,0 +1,80 @@
+"""Content fingerprints of tables and the fingerprint each pipeline step last ran on.
+
+A step whose inputs have the same fingerprint as when it last succeeded has nothing to do: its
+outputs would be identical. Bookkeeping columns (`run_id`, `computed_at`, `created_at`) are left
+out, so re-writing the same rows in a new run changes nothing. Fingerprints are compared only
+within one warehouse, never across backends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from octorec import constants as c
+from octorec.warehouse.base import Warehouse, checked
+
+BOOKKEEPING_COLUMNS = frozenset({"run_id", "computed_at", "created_at"})
+
+
+def table_fingerprint(warehouse: Warehouse, table: str) -> str:
+    """SHA-256 of a table's rows (bookkeeping columns left out), independent of storage order."""
+    name = checked(table)
+    columns = [
+        field.name
+        for field in warehouse.query(f"SELECT * FROM {name} LIMIT 0").schema
+        if field.name not in BOOKKEEPING_COLUMNS
+    ]
+    listed = ", ".join(columns)
+    rows = warehouse.query(f"SELECT {listed} FROM {name} ORDER BY {listed}").combine_chunks()
+    digest = hashlib.sha256(name.encode())
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    digest.update(sink.getvalue().to_pybytes())
+    return digest.hexdigest()
+
+
+def combined_fingerprint(parts: Iterable[str]) -> str:
+    """One fingerprint for several, in the order given."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The fingerprint of a step's inputs when it last succeeded, and that run."""
+
+    fingerprint: str
+    run_id: str
+
+
+def last_success(warehouse: Warehouse, step: str) -> StepRecord | None:
+    """What `step` last succeeded on in this warehouse, if it ever did."""
+    found = warehouse.query(
+        f"SELECT fingerprint, run_id FROM {c.PIPELINE_STEPS} WHERE step = ?", [step]
+    ).to_pylist()
+    return StepRecord(found[0]["fingerprint"], found[0]["run_id"]) if found else None
+
+
+def record_fingerprint(warehouse: Warehouse, step: str, fingerprint: str, run_id: str) -> None:
+    """Remember that `step` succeeded on inputs with `fingerprint`."""
+    warehouse.upsert(
+        c.PIPELINE_STEPS,
+        pa.table(
+            {
+                "step": [step],
+                "fingerprint": [fingerprint],
+                "run_id": [run_id],
+                "recorded_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+            }
+        ),
+        ["step"],
+    )

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from octorec import constants as c
+from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
+from octorec.embeddings.cache import content_hash, encode_with_cache
+from octorec.embeddings.encoder import TextEncoder
+from octorec.warehouse import open_warehouse
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [f"project {number}: a library for topic {number % 17}" for number in range(200)]
+
+
+def _encode(database: Path, encoder: TextEncoder, texts: list[str]):  # type: ignore[no-untyped-def]
+    with open_warehouse(database) as warehouse:
+        return encode_with_cache(warehouse, encoder, texts, [content_hash(t) for t in texts])
+
+
+def test_when_one_percent_of_texts_change_one_percent_is_embedded(tmp_path: Path) -> None:
+    database = tmp_path / "cache.duckdb"
+    encoder = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS)
+    first = _encode(database, encoder, TEXTS)
+    changed = [*TEXTS[:198], "a brand new description", "another new one"]
+
+    again = _encode(database, encoder, TEXTS)
+    partly = _encode(database, encoder, changed)
+
+    assert (first.embedded, first.reused) == (200, 0)
+    assert (again.embedded, again.reused) == (0, 200)
+    assert (partly.embedded, partly.reused) == (2, 198)
+    np.testing.assert_array_equal(partly.vectors[:198], first.vectors[:198])
+
+
+def test_each_backend_keeps_its_own_vectors(tmp_path: Path) -> None:
+    database = tmp_path / "cache.duckdb"
+    int8 = _encode(database, TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx-int8"), TEXTS)
+    exact = _encode(database, TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx"), TEXTS)
+
+    assert int8.embedded == 200 and exact.embedded == 200
+    with open_warehouse(database, read_only=True) as warehouse:
+        rows = warehouse.query(f"SELECT backend, count(*) AS n FROM {c.EMBEDDING_CACHE} GROUP BY 1")
+    assert dict(zip(*rows.to_pydict().values(), strict=True)) == {"onnx-int8": 200, "onnx": 200}
+
+
+def test_a_cache_from_before_backends_is_rebuilt(tmp_path: Path) -> None:
+    database = tmp_path / "old.duckdb"
+    with duckdb.connect(str(database)) as old:
+        old.execute(
+            f"CREATE TABLE {c.EMBEDDING_CACHE} (model VARCHAR, content_hash VARCHAR, "
+            "embedding FLOAT[], created_at TIMESTAMPTZ, PRIMARY KEY (model, content_hash))"
+        )
+        old.execute(f"INSERT INTO {c.EMBEDDING_CACHE} VALUES ('m', 'h', [1.0], now())")
+
+    result = _encode(database, TextEncoder(MODEL_NAME, MODEL_DIMENSIONS), TEXTS[:3])
+
+    assert result.embedded == 3
+    with open_warehouse(database, read_only=True) as warehouse:
+        assert warehouse.count(c.EMBEDDING_CACHE) == 3

@@ -1,0 +1,97 @@
+"""The fast scoring paths give exactly what the plain formula gives."""
+
+import numpy as np
+import pytest
+
+from octorec.scoring.semantic import semantic_for_pairs, semantic_similarity
+from octorec.scoring.similarity import (
+    COMPONENTS,
+    Scorer,
+    _top_n,
+    _top_n_with_ties,
+    jaccard,
+    recommend,
+    top_ranked,
+)
+from octorec.settings import ContentWeights, ScorerSettings, ScoringWeights
+
+from .synthetic import synthetic_world
+
+WEIGHTS = ScoringWeights(
+    semantic=0.4, category=0.0, tech_stack=0.2, popularity=0.0, collaborative=0.4
+)
+COLD = ContentWeights().as_scoring_weights()
+
+
+def test_the_partial_sort_agrees_with_the_tie_aware_selection() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        scores = rng.integers(0, 4, size=(6, 40)).astype(np.float32)
+        scores[rng.random(scores.shape) < 0.3] = -np.inf
+        k = int(rng.integers(1, 12))
+        np.testing.assert_array_equal(_top_n(scores, k), _top_n_with_ties(scores, k))
+
+
+def test_label_sets_give_the_jaccard_matrix_and_its_pairs() -> None:
+    users, projects = synthetic_world(30, 200)
+    scorer = Scorer(users, projects, with_collaborative=False)
+    expected = jaccard(scorer._user_tech, scorer._project_tech)
+    np.testing.assert_array_equal(scorer._tech_sets.jaccard(scorer._user_tech), expected)
+    u, p = np.array([0, 1, 5, 5, 29]), np.array([3, 0, 7, 199, 42])
+    np.testing.assert_array_equal(
+        scorer._tech_sets.jaccard_pairs(scorer._user_tech, u, p), expected[u, p]
+    )
+
+
+@pytest.mark.parametrize("neighbours", [0, 3, 10])
+def test_pairwise_semantic_matches_the_matrix(neighbours: int) -> None:
+    users, projects = synthetic_world(30, 200)
+    matrix = semantic_similarity(users.known, users.semantic, projects.semantic, neighbours)
+    rng = np.random.default_rng(1)
+    u, p = rng.integers(0, 30, 500), rng.integers(0, 200, 500)
+    pairs = semantic_for_pairs(users.known, users.semantic, projects.semantic, neighbours, u, p)
+    np.testing.assert_allclose(pairs, matrix[u, p], atol=1e-6)
+
+
+def test_exact_recommendations_equal_the_plain_formula_over_all_components() -> None:
+    users, projects = synthetic_world(60, 300)
+    result = recommend(
+        users, projects, WEIGHTS, top_n=5, min_score=0.05, block_size=7, cold_start_weights=COLD
+    )
+
+    scorer = Scorer(users, projects)
+    n = len(users.logins)
+    components = scorer.components(0, n)
+    total = scorer.total(components, WEIGHTS, 0, n, COLD)
+    best = top_ranked(total, scorer.excluded(0, n), 5)
+    expected = [
+        (u, int(p), float(total[u, p]))
+        for u in range(n)
+        for p in best[u]
+        if np.isfinite(np.where(scorer.excluded(u, u + 1)[0], -np.inf, total[u])[p])
+        and total[u, p] >= 0.05
+    ]
+    got = list(
+        zip(
+            result.user_index.tolist(),
+            result.project_index.tolist(),
+            result.score.tolist(),
+            strict=True,
+        )
+    )
+    assert [(u, p) for u, p, _ in got] == [(u, p) for u, p, _ in expected]
+    np.testing.assert_array_equal([s for *_, s in got], np.float32([s for *_, s in expected]))
+    for name in COMPONENTS:
+        np.testing.assert_allclose(
+            getattr(result, name),
+            components[name][result.user_index, result.project_index],
+            atol=1e-6,
+            err_msg=name,
+        )
+    assert {0, 1} <= set(result.user_index.tolist())  # no signal: popular; cold: content
+
+
+def test_the_block_size_follows_the_memory_budget() -> None:
+    users, projects = synthetic_world(10, 1000)
+    scorer = Scorer(users, projects, ScorerSettings(block_memory_mb=1), with_collaborative=False)
+    assert scorer.block_rows(arrays=4) == 2**20 // (4 * 4 * 1000)
