@@ -51,9 +51,13 @@ format: setup
 dev: setup
 	$(BIN)/dagster dev
 
+# The quick benchmarks (a few minutes); bench/scoring_scale.py, bench/demo_pipeline.py,
+# bench/evaluation_repeat.py and bench/quality_ablations.py take longer and run on their own.
 bench: setup
 	$(BIN)/python bench/github_scrape.py
 	$(BIN)/python bench/warehouse_write.py
+	$(BIN)/python bench/embedding_throughput.py
+	$(BIN)/python bench/scoring_sample.py
 
 clean:
 	rm -rf data .dagster dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

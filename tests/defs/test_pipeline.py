@@ -20,14 +20,13 @@ def _run() -> dg.ExecuteInProcessResult:
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    [materialization] = result.asset_materializations_for_node(
-        next(n for n in (asset, f"{asset}_models") if _has_node(result, n))
-    )
+    [materialization] = [
+        event.event_specific_data.materialization
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
+        and event.asset_key.to_user_string() == asset
+    ]
     return {k: v.value for k, v in materialization.metadata.items()}
-
-
-def _has_node(result: dg.ExecuteInProcessResult, name: str) -> bool:
-    return any(event.node_name == name for event in result.all_node_events)
 
 
 @pytest.fixture(scope="module")

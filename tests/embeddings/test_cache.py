@@ -60,3 +60,17 @@ def test_a_cache_from_before_backends_is_rebuilt(tmp_path: Path) -> None:
     assert result.embedded == 3
     with open_warehouse(database, read_only=True) as warehouse:
         assert warehouse.count(c.EMBEDDING_CACHE) == 3
+
+
+def test_new_texts_are_embedded_and_stored_chunk_by_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx")
+    whole = _encode(tmp_path / "whole.duckdb", encoder, TEXTS)
+    monkeypatch.setattr("octorec.embeddings.cache.ENCODE_CHUNK", 64)
+    chunked = _encode(tmp_path / "chunked.duckdb", encoder, TEXTS)
+
+    assert chunked.embedded == 200
+    np.testing.assert_allclose(chunked.vectors, whole.vectors, atol=1e-5)
+    with open_warehouse(tmp_path / "chunked.duckdb", read_only=True) as warehouse:
+        assert warehouse.count(c.EMBEDDING_CACHE) == 200

@@ -1,7 +1,8 @@
 """The dbt models as Dagster assets (dagster-dbt), with dbt tests as asset checks."""
 
+import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ from octorec.warehouse.fingerprints import (
 __all__ = ["DBT_PROJECT_DIR", "dbt_executable", "dbt_project", "dbt_resource", "defs"]
 
 logger = logging.getLogger(__name__)
+
+SEED_STEP = "dbt seed"
 
 
 class OctorecDbtTranslator(DagsterDbtTranslator):
@@ -114,12 +117,15 @@ def _build(
         yield from _unchanged_results(context, counts, previous.run_id)
         return
     octorec.export_for_dbt()
+    # One target folder per warehouse, kept between invocations: dbt's partial parse then
+    # skips re-parsing the project (dagster-dbt's default is a fresh folder per invocation).
+    target = _target_path(octorec.settings().warehouse_location)
     if seed:
-        dbt.cli(["seed"], manifest=dbt_project().manifest_path).wait()
+        _seed_when_changed(context, dbt, octorec, target)
     # Events are collected first: row counts need the database, which dbt (DuckDB: one writer
     # process) holds until its whole build, tests included, has finished. dagster-dbt's own
     # fetch_row_counts() would keep an adapter connection, and so the file lock, open here.
-    events = list(dbt.cli(["build"], context=context).stream())
+    events = list(dbt.cli(["build"], context=context, target_path=target).stream())
     with octorec.warehouse() as warehouse:
         for event in events:
             if isinstance(event, dg.Output):
@@ -133,6 +139,28 @@ def _build(
         record_fingerprint(warehouse, step, fingerprint, context.run_id)
 
 
+def _target_path(location: str | Path) -> Path:
+    digest = hashlib.sha256(str(location).encode()).hexdigest()[:12]
+    return Path(dbt_project().project_dir) / "target" / f"dagster-{digest}"
+
+
+def _seed_when_changed(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, octorec: OctorecResource, target: Path
+) -> None:
+    """`dbt seed`, unless the seeds are loaded here and unchanged since (or forced)."""
+    with octorec.warehouse() as warehouse:
+        fingerprint = project_files_fingerprint()
+        previous = last_success(warehouse, SEED_STEP)
+        loaded = _row_counts(warehouse, [c.TAXONOMY_CATEGORIES, c.TAXONOMY_TECH_STACK])
+    unchanged = previous is not None and previous.fingerprint == fingerprint
+    if unchanged and loaded is not None and not octorec.settings().force:
+        context.log.info("taxonomy seeds loaded and unchanged: dbt seed not run")
+        return
+    dbt.cli(["seed"], manifest=dbt_project().manifest_path, target_path=target).wait()
+    with octorec.warehouse() as warehouse:
+        record_fingerprint(warehouse, SEED_STEP, fingerprint, context.run_id)
+
+
 def _row_counts(warehouse: Warehouse, tables: list[str]) -> dict[str, int] | None:
     """Each table's row count, or None when one of them does not exist (yet)."""
     try:
@@ -141,12 +169,12 @@ def _row_counts(warehouse: Warehouse, tables: list[str]) -> dict[str, int] | Non
         return None
 
 
-def _model_assets(model: str, *, seed: bool) -> dg.AssetsDefinition:
+def _model_assets(name: str, models: Sequence[str], *, seed: bool) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=dbt_project().manifest_path,
         project=dbt_project(),
-        select=model,
-        name=f"{model}_models",
+        select=" ".join(models),
+        name=name,
         dagster_dbt_translator=OctorecDbtTranslator(),
     )
     def _assets(
@@ -158,13 +186,18 @@ def _model_assets(model: str, *, seed: bool) -> dg.AssetsDefinition:
 
 
 def defs() -> dg.Definitions:
-    """The four dbt model assets and the dbt resource."""
+    """The four dbt model assets, in three dbt invocations, and the dbt resource.
+
+    The two project models run in one `dbt build`; the user models are split by the Python
+    `user_embeddings` asset between them.
+    """
     return dg.Definitions(
         assets=[
-            _model_assets(c.DBT_PROJECTS, seed=False),
-            _model_assets(c.DBT_PROJECT_ENRICHED_DATA, seed=True),
-            _model_assets(c.DBT_USER_EMBEDDINGS_DATA, seed=True),
-            _model_assets(c.DBT_USER_PROJECT_SIMILARITIES, seed=False),
+            _model_assets(
+                "dbt_project_models", [c.DBT_PROJECTS, c.DBT_PROJECT_ENRICHED_DATA], seed=True
+            ),
+            _model_assets("dbt_user_models", [c.DBT_USER_EMBEDDINGS_DATA], seed=True),
+            _model_assets("dbt_scoring_models", [c.DBT_USER_PROJECT_SIMILARITIES], seed=False),
         ],
         resources={"dbt": dbt_resource()},
     )

@@ -21,6 +21,9 @@ from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
 logger = logging.getLogger(__name__)
 
+ENCODE_CHUNK = 8192
+"""Texts embedded, and stored in the cache, at a time."""
+
 
 def content_hash(text: str) -> str:
     """The MD5 hex digest dbt's `md5()` gives for the same text."""
@@ -59,21 +62,28 @@ def encode_with_cache(
 
     text_of = dict(zip(hashes, texts, strict=True))
     missing = [h for h in unique_hashes if h not in row_of]
-    fresh = encoder.encode([text_of[h] for h in missing])
-    if missing:
+    parts = [np.zeros((0, encoder.dimensions), dtype=np.float32)]
+    # In chunks, each stored as soon as it is embedded: a long first run that stops half-way
+    # keeps what it did, and the next one starts from there.
+    for start in range(0, len(missing), ENCODE_CHUNK):
+        chunk = missing[start : start + ENCODE_CHUNK]
+        parts.append(encoder.encode([text_of[h] for h in chunk]))
         warehouse.upsert(
             c.EMBEDDING_CACHE,
             pa.table(
                 {
-                    "model": pa.array([encoder.model_name] * len(missing), pa.string()),
-                    "backend": pa.array([str(encoder.backend)] * len(missing), pa.string()),
-                    "content_hash": pa.array(missing, pa.string()),
-                    "embedding": vectors_to_arrow(fresh),
-                    "created_at": pa.array([datetime.now(UTC)] * len(missing)),
+                    "model": pa.array([encoder.model_name] * len(chunk), pa.string()),
+                    "backend": pa.array([str(encoder.backend)] * len(chunk), pa.string()),
+                    "content_hash": pa.array(chunk, pa.string()),
+                    "embedding": vectors_to_arrow(parts[-1]),
+                    "created_at": pa.array([datetime.now(UTC)] * len(chunk)),
                 }
             ),
             ["model", "backend", "content_hash"],
         )
+        if len(missing) > ENCODE_CHUNK:
+            logger.info("embedded %d of %d new texts", start + len(chunk), len(missing))
+    fresh = np.vstack(parts)
     vectors = np.zeros((len(hashes), encoder.dimensions), dtype=np.float32)
     fresh_row = {h: i for i, h in enumerate(missing)}
     for position, h in enumerate(hashes):

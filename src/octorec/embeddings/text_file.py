@@ -59,6 +59,9 @@ def write_vectors(path: Path, vectors: np.ndarray) -> None:
         raise TextFileError(f"{path}: folder {folder} does not exist")
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as handle:
         np.save(handle, vectors)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(handle.name, 0o666 & ~umask)  # a temporary file is private; the result is not
     os.replace(handle.name, path)
 
 

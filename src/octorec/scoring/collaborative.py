@@ -14,12 +14,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
 logger = logging.getLogger(__name__)
+
+MIRROR_BLOCK = 512
+"""Columns mirrored from the upper to the lower triangle at a time."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,23 @@ class ItemItemModel:
     shrinkage: float = 0.0
     """β in the confidence `n / (n + β)` of a user who knows `n` modelled projects."""
 
+    @cached_property
+    def _selector(self) -> sp.csr_matrix:
+        # catalogue × modelled items, 1 where a project is a modelled item: multiplying by it
+        # selects the modelled columns far faster than scipy's column indexing.
+        ones = np.ones(len(self.items), dtype=np.float32)
+        return sp.csr_matrix(
+            (ones, (self.items, np.arange(len(self.items)))),
+            shape=(self.catalogue_size, len(self.items)),
+        )
+
+    def modelled(self, interactions: sp.csr_matrix) -> sp.csr_matrix:
+        """The users' interactions with the modelled items only (columns in `items` order)."""
+        return (interactions @ self._selector).tocsr()
+
     def confidence(self, interactions: sp.csr_matrix, shrinkage: float) -> np.ndarray:
         """Each user's `n / (n + β)` for the `n` modelled projects they know (1 when β is 0)."""
-        count = np.asarray((interactions[:, self.items] > 0).sum(axis=1), dtype=np.float32)
+        count = np.asarray((self.modelled(interactions) > 0).sum(axis=1), dtype=np.float32)
         count = count.reshape(-1)
         if shrinkage <= 0:
             return np.ones_like(count)
@@ -51,9 +69,14 @@ class ItemItemModel:
         modelled items and projects outside the model get 0.
         """
         result = np.zeros((interactions.shape[0], self.catalogue_size), dtype=np.float32)
+        result[:, self.items] = self.scores_of_items(interactions)
+        return result
+
+    def scores_of_items(self, interactions: sp.csr_matrix) -> np.ndarray:
+        """`scores` restricted to the modelled items (columns in the order of `items`)."""
         if len(self.items) == 0:
-            return result
-        known = interactions[:, self.items]
+            return np.zeros((interactions.shape[0], 0), dtype=np.float32)
+        known = self.modelled(interactions)
         raw = np.asarray(known @ self.weights, dtype=np.float32)
         np.maximum(raw, 0.0, out=raw)
         # The scale is set by the best project the user does not know yet: known projects are
@@ -61,10 +84,13 @@ class ItemItemModel:
         candidates = np.where(known.toarray() > 0, 0.0, raw)
         best = candidates.max(axis=1, keepdims=True)
         confidence = self.confidence(interactions, self.shrinkage).reshape(-1, 1)
-        result[:, self.items] = np.divide(
-            candidates * confidence, best, out=np.zeros_like(raw), where=best > 0
-        )
-        return result
+        return np.divide(candidates * confidence, best, out=np.zeros_like(raw), where=best > 0)
+
+    def position_of(self) -> np.ndarray:
+        """For each catalogue project, its column in `scores_of_items`, or -1."""
+        positions = np.full(self.catalogue_size, -1, dtype=np.int64)
+        positions[self.items] = np.arange(len(self.items))
+        return positions
 
 
 def fit_item_item(
@@ -85,8 +111,8 @@ def fit_item_item(
     x = interactions[:, interacted].astype(np.float32)
     gram = np.asarray((x.T @ x).todense(), dtype=np.float32)
     gram[np.diag_indices_from(gram)] += regularization
-    precision = _symmetric_positive_inverse(gram)
-    weights = -precision / np.diag(precision)
+    weights = _symmetric_positive_inverse(gram)  # P, C-ordered; becomes B in place below
+    weights /= -np.diag(weights).copy()  # column j divided by -P_jj
     np.fill_diagonal(weights, 0.0)
     logger.info(
         "collaborative model: %d users, %d of %d projects, fitted in %.2f s",
@@ -107,14 +133,25 @@ def _symmetric_positive_inverse(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite float32 matrix, through its Cholesky factor.
 
     About half the work of a general inverse; XᵀX + λI with λ > 0 is always positive definite.
+    LAPACK works in the matrix's own memory (it is overwritten) and the upper triangle it returns
+    is mirrored in column blocks, so the peak is about one matrix, not five.
     """
     if matrix.size == 0:
         return matrix.copy()
-    factor, info = lapack.spotrf(matrix, lower=False, clean=True)
+    # A symmetric matrix is its own transpose, and the transpose of a C-ordered array is
+    # Fortran-ordered: LAPACK can then overwrite it without a copy.
+    work = matrix.T if matrix.flags.c_contiguous else matrix
+    factor, info = lapack.spotrf(work, lower=False, clean=True, overwrite_a=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"the item Gram matrix is not positive definite (info {info})")
-    inverse, info = lapack.spotri(factor, lower=False)
+    inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"the item Gram matrix could not be inverted (info {info})")
-    upper = np.triu(inverse)
-    return upper + np.triu(inverse, 1).T
+    size = inverse.shape[0]
+    for start in range(0, size, MIRROR_BLOCK):
+        stop = min(start + MIRROR_BLOCK, size)
+        diagonal = inverse[start:stop, start:stop]
+        diagonal[...] = np.triu(diagonal) + np.triu(diagonal, 1).T
+        inverse[stop:, start:stop] = inverse[start:stop, stop:].T
+    # Symmetric again: the transpose is the same matrix, C-ordered as sparse @ dense wants it.
+    return inverse.T if not inverse.flags.c_contiguous else inverse

@@ -14,9 +14,12 @@ choice of candidates is approximate.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from octorec.embeddings.encoder import available_cores
 from octorec.scoring.similarity import (
@@ -31,9 +34,12 @@ from octorec.settings import ScoringWeights
 logger = logging.getLogger(__name__)
 
 CONNECTIVITY = 16
-EXPANSION_ADD = 128
+EXPANSION_ADD = 64
 EXPANSION_SEARCH = 256
-USER_CHUNK = 1024
+INDEX_DTYPE = "f16"
+BRUTE_FORCE = False
+"""Search every vector instead of the graph (to measure the graph's own recall)."""
+USER_CHUNK = 256
 """Users searched and rescored at a time."""
 
 
@@ -42,82 +48,126 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
-def project_vectors(scorer: Scorer) -> np.ndarray:
-    """The indexed vector of every project: semantic ⊕ categories ⊕ tech stack ⊕ popularity."""
-    return np.hstack(
-        [
-            scorer.projects.semantic.astype(np.float32),
-            _unit_rows(scorer._category_sets.projects.astype(np.float32)),
-            _unit_rows(scorer._tech_sets.projects.astype(np.float32)),
-            scorer._popularity.reshape(-1, 1),
-        ]
-    ).astype(np.float32)
+def _blocks(
+    semantic: np.ndarray,
+    categories: np.ndarray,
+    tech_stack: np.ndarray,
+    popularity: np.ndarray,
+    weights: ScoringWeights,
+) -> np.ndarray:
+    """√w-weighted blocks, those with weight 0 left out: the hybrid embeddings' construction."""
+    parts = [
+        (weights.semantic, semantic),
+        (weights.category, _unit_rows(categories)),
+        (weights.tech_stack, _unit_rows(tech_stack)),
+        (weights.popularity, popularity.reshape(-1, 1)),
+    ]
+    return np.hstack([np.sqrt(w) * block for w, block in parts if w > 0]).astype(np.float32)
+
+
+def project_vectors(scorer: Scorer, weights: ScoringWeights) -> np.ndarray:
+    """The indexed vector of every project: √w-weighted semantic ⊕ categories ⊕ tech stack ⊕
+    popularity. Projects and users are built the same way, so queries look like the data the
+    graph was built on (a graph index searches such queries far better than skewed ones)."""
+    return _blocks(
+        scorer.projects.semantic.astype(np.float32),
+        scorer._category_sets.projects.astype(np.float32),
+        scorer._tech_sets.projects.astype(np.float32),
+        scorer._popularity,
+        weights,
+    )
 
 
 def query_vectors(scorer: Scorer, users: np.ndarray, weights: ScoringWeights) -> np.ndarray:
-    """Users' query vectors: their blocks scaled by `weights`, so that the inner product with a
-    project vector is the linear part of the score."""
-    semantic = scorer.users.semantic[users].astype(np.float32)
-    categories = _unit_rows(scorer._user_categories[users].toarray().astype(np.float32))
-    tech = _unit_rows(scorer._user_tech[users].toarray().astype(np.float32))
-    popularity = np.ones((len(users), 1), dtype=np.float32)
-    return np.hstack(
-        [
-            weights.semantic * semantic,
-            weights.category * categories,
-            weights.tech_stack * tech,
-            weights.popularity * popularity,
-        ]
-    ).astype(np.float32)
+    """Users' query vectors, built like `project_vectors` (popularity: 1), so the inner product
+    with a project vector is the linear part of the score."""
+    return _blocks(
+        scorer.users.semantic[users].astype(np.float32),
+        scorer._user_categories[users].toarray().astype(np.float32),
+        scorer._user_tech[users].toarray().astype(np.float32),
+        np.ones(len(users), dtype=np.float32),
+        weights,
+    )
 
 
 class CandidateIndex:
     """The projects' vectors in a usearch HNSW index searched by inner product."""
 
-    def __init__(self, scorer: Scorer, threads: int = 0) -> None:
+    def __init__(self, scorer: Scorer, weights: ScoringWeights, threads: int = 0) -> None:
         from usearch.index import Index
 
         started = time.perf_counter()
+        self.weights = weights
         self.threads = threads or available_cores()
-        vectors = project_vectors(scorer)
+        vectors = project_vectors(scorer, weights)
         self.index = Index(
             ndim=vectors.shape[1],
             metric="ip",
-            dtype="f32",
+            dtype=INDEX_DTYPE,
             connectivity=CONNECTIVITY,
             expansion_add=EXPANSION_ADD,
-            expansion_search=EXPANSION_SEARCH,
+            expansion_search=EXPANSION_SEARCH,  # (read when the index is made)
         )
         self.index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=self.threads)
         self.seconds = time.perf_counter() - started
         logger.info("indexed %d projects in %.1f s", len(vectors), self.seconds)
 
-    def search(self, queries: np.ndarray, count: int) -> np.ndarray:
-        """Each query's `count` best projects (-1 where the index returned fewer)."""
-        matches = self.index.search(queries, count, threads=self.threads)
+    def search(self, scorer: Scorer, users: np.ndarray, count: int) -> np.ndarray:
+        """Each user's `count` best projects (-1 where the index returned fewer)."""
+        queries = query_vectors(scorer, users, self.weights)
+        # One thread per search: the callers already search chunks of users side by side.
+        matches = self.index.search(queries, count, threads=1, exact=BRUTE_FORCE)
         keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
         counts = np.asarray(getattr(matches, "counts", [len(keys[0])]))
         found = np.arange(keys.shape[1]) < counts.reshape(-1, 1)
         return np.where(found, keys, -1)
 
 
+class Indexes:
+    """The index for the scoring weights, and one for the cold-start weights made on demand."""
+
+    def __init__(
+        self, scorer: Scorer, main: CandidateIndex, cold_start_weights: ScoringWeights | None
+    ) -> None:
+        self.scorer = scorer
+        self.main = main
+        self.cold_start_weights = cold_start_weights or main.weights
+        self._cold: CandidateIndex | None = None
+        self._lock = threading.Lock()
+
+    def for_cold_start(self) -> CandidateIndex:
+        """The index searched for users who know no project."""
+        with self._lock:
+            if self._cold is None:
+                same = self.cold_start_weights == self.main.weights
+                self._cold = (
+                    self.main if same else CandidateIndex(self.scorer, self.cold_start_weights)
+                )
+            return self._cold
+
+
 def candidates(
     scorer: Scorer,
-    index: CandidateIndex,
+    indexes: Indexes,
     users: np.ndarray,
-    weights: ScoringWeights,
-    cold_start_weights: ScoringWeights | None,
     count: int,
+    collaborative: np.ndarray | None,
 ) -> np.ndarray:
-    """Users × candidates project indices (-1 pads): index neighbours ∪ collaborative best."""
+    """Users × candidates project indices (-1 pads): index neighbours ∪ collaborative best.
+
+    `collaborative` holds the users' item-item scores over the modelled items, if any.
+    """
     cold = scorer.knows_nothing[users]
-    queries = query_vectors(scorer, users, weights)
-    if cold_start_weights is not None and cold.any():
-        queries[cold] = query_vectors(scorer, users[cold], cold_start_weights)
-    parts = [index.search(queries, count)]
-    if scorer.item_item is not None and weights.collaborative > 0:
-        collaborative = scorer.item_item.scores(scorer.users.known[users])
-        parts.append(np.argpartition(-collaborative, count - 1, axis=1)[:, :count])
+    found = np.full((len(users), count), -1, dtype=np.int64)
+    if (~cold).any():
+        found[~cold] = indexes.main.search(scorer, users[~cold], count)
+    if cold.any():
+        found[cold] = indexes.for_cold_start().search(scorer, users[cold], count)
+    parts = [found]
+    if collaborative is not None and collaborative.shape[1] and scorer.item_item is not None:
+        take = min(count, collaborative.shape[1])
+        best = np.argpartition(-collaborative, take - 1, axis=1)[:, :take]
+        parts.append(scorer.item_item.items[best])
     without_signal = scorer.without_signal[users]
     if without_signal.any():
         popular = np.argsort(-scorer.popular_active, kind="stable")[:count]
@@ -147,17 +197,31 @@ def recommend_from_candidates(
     top_n: int,
     min_score: float,
     cold_start_weights: ScoringWeights | None = None,
+    index: CandidateIndex | None = None,
 ) -> Recommendations:
-    """`recommend` with candidates from the index, each rescored exactly."""
-    index = CandidateIndex(scorer)
-    kept = RecommendationParts()
+    """`recommend` with candidates from the index (built now unless given), rescored exactly."""
+    indexes = Indexes(scorer, index or CandidateIndex(scorer, weights), cold_start_weights)
     count = min(scorer.settings.ann_candidates, len(scorer.projects.names))
-    for start in range(0, len(scorer.users.logins), USER_CHUNK):
+    positions = scorer.item_item.position_of() if scorer.item_item is not None else None
+
+    def chunk(start: int) -> RecommendationParts:
         users = np.arange(start, min(start + USER_CHUNK, len(scorer.users.logins)))
-        columns = candidates(scorer, index, users, weights, cold_start_weights, count)
-        scores = _rescore(scorer, users, columns, weights, cold_start_weights)
-        kept.add(scorer, start, scores, _top_n(scores, top_n), min_score, {}, columns)
-    return kept.result()
+        collaborative = (
+            scorer.item_item.scores_of_items(scorer.users.known[users])
+            if scorer.item_item is not None
+            else None
+        )
+        columns = candidates(scorer, indexes, users, count, collaborative)
+        scores, components = _rescore(
+            scorer, users, columns, weights, cold_start_weights, collaborative, positions
+        )
+        parts = RecommendationParts()
+        parts.add(scorer, start, scores, _top_n(scores, top_n), min_score, components, columns)
+        return parts
+
+    starts = range(0, len(scorer.users.logins), USER_CHUNK)
+    with threadpool_limits(1, "blas"), ThreadPoolExecutor(available_cores()) as pool:
+        return RecommendationParts.joined(list(pool.map(chunk, starts)))
 
 
 def _rescore(
@@ -166,23 +230,44 @@ def _rescore(
     columns: np.ndarray,
     weights: ScoringWeights,
     cold_start_weights: ScoringWeights | None,
-) -> np.ndarray:
-    """The exact score of every (user, candidate); -inf for padding and excluded projects."""
-    rows, slots = np.nonzero(columns >= 0)
+    collaborative: np.ndarray | None,
+    positions: np.ndarray | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The exact score and components of every (user, candidate); -inf for padding and for
+    excluded projects."""
+    valid = columns >= 0
+    rows, slots = np.nonzero(valid)
     user_index = users[rows]
     project_index = columns[rows, slots]
-    components = scorer.pair_components(user_index, project_index)
-    cold = scorer.knows_nothing[user_index] & (cold_start_weights is not None)
+    skip = {"collaborative"}
+    if scorer.settings.semantic_neighbours <= 0:
+        skip.add("semantic")
+    components = scorer.pair_components(user_index, project_index, skip=frozenset(skip))
+    if "semantic" in skip:
+        vectors = scorer.projects.semantic[np.where(valid, columns, 0)]
+        cosines = np.matmul(vectors, scorer.users.semantic[users][:, :, None])[..., 0]
+        components["semantic"] = np.maximum(cosines[rows, slots], 0.0, dtype=np.float32)
+    components["collaborative"] = np.zeros(len(rows), dtype=np.float32)
+    if collaborative is not None and positions is not None:
+        position = positions[project_index]
+        modelled = position >= 0
+        components["collaborative"][modelled] = collaborative[rows[modelled], position[modelled]]
     chosen = cold_start_weights if cold_start_weights is not None else weights
     score = np.zeros(len(rows), dtype=np.float32)
     cold_score = np.zeros(len(rows), dtype=np.float32)
     for name in COMPONENTS:
         score += getattr(weights, name) * components[name]
         cold_score += getattr(chosen, name) * components[name]
+    cold = scorer.knows_nothing[user_index] & (cold_start_weights is not None)
     score = np.where(cold, cold_score, score)
     score = np.where(scorer.without_signal[user_index], scorer.popular_active[project_index], score)
     known = np.asarray(scorer.users.known[user_index, project_index]).reshape(-1) > 0
     allowed = scorer.eligible[project_index] & ~known
     result = np.full(columns.shape, -np.inf, dtype=np.float32)
     result[rows, slots] = np.where(allowed, score, -np.inf)
-    return result
+    matrices = {}
+    for name, values in components.items():
+        matrix = np.zeros(columns.shape, dtype=np.float32)
+        matrix[rows, slots] = values
+        matrices[name] = matrix
+    return result, matrices

@@ -15,11 +15,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
+from octorec.embeddings.encoder import available_cores
 from octorec.features import multi_hot, vocabulary
 from octorec.scoring.collaborative import fit_item_item
 from octorec.scoring.semantic import semantic_for_pairs, semantic_similarity
@@ -410,7 +413,7 @@ def recommend(
 
         result = recommend_from_candidates(scorer, weights, top_n, min_score, cold_start_weights)
     else:
-        result = _recommend_exact(scorer, weights, top_n, min_score, block_size, cold_start_weights)
+        result = recommend_exact(scorer, weights, top_n, min_score, block_size, cold_start_weights)
     logger.info(
         "scored %d users × %d projects (%s) in %.2f s, kept %d recommendations",
         len(users.logins),
@@ -422,7 +425,7 @@ def recommend(
     return result
 
 
-def _recommend_exact(
+def recommend_exact(
     scorer: Scorer,
     weights: ScoringWeights,
     top_n: int,
@@ -430,14 +433,24 @@ def _recommend_exact(
     block_size: int | None,
     cold_start_weights: ScoringWeights | None,
 ) -> Recommendations:
-    rows = block_size or scorer.block_rows(arrays=6)
-    kept = RecommendationParts()
-    for start in range(0, len(scorer.users.logins), rows):
+    workers = min(available_cores(), max(1, len(scorer.users.logins) // 64))
+    rows = block_size or max(1, scorer.block_rows(arrays=6) // workers)
+    starts = range(0, len(scorer.users.logins), rows)
+
+    def score_block(start: int) -> RecommendationParts:
         stop = min(start + rows, len(scorer.users.logins))
         total, computed = scorer.weighted_block(start, stop, weights, cold_start_weights)
         scorer.exclude(total, start)
-        kept.add(scorer, start, total, _top_n(total, top_n), min_score, computed)
-    return kept.result()
+        parts = RecommendationParts()
+        parts.add(scorer, start, total, _top_n(total, top_n), min_score, computed)
+        return parts
+
+    if workers == 1:
+        return RecommendationParts.joined([score_block(start) for start in starts])
+    # Blocks run side by side, one core each: NumPy's element-wise passes and partial sorts
+    # release the GIL, and one BLAS thread per block avoids oversubscribing the cores.
+    with threadpool_limits(1, "blas"), ThreadPoolExecutor(workers) as pool:
+        return RecommendationParts.joined(list(pool.map(score_block, starts)))
 
 
 class RecommendationParts:
@@ -479,6 +492,15 @@ class RecommendationParts:
         others = scorer.pair_components(users, projects, skip=frozenset(computed))
         for name, value in others.items():
             self.parts[name].append(value)
+
+    @classmethod
+    def joined(cls, blocks: Sequence[RecommendationParts]) -> Recommendations:
+        """The blocks' kept pairs, in block order."""
+        everything = cls()
+        for block in blocks:
+            for name, parts in block.parts.items():
+                everything.parts[name].extend(parts)
+        return everything.result()
 
     def result(self) -> Recommendations:
         """Everything kept, in the order added."""
