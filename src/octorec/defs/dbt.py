@@ -70,8 +70,21 @@ def _inputs_fingerprint(warehouse: Warehouse, models: list[str]) -> str:
 def _unchanged_results(
     context: dg.AssetExecutionContext, counts: dict[str, int], since_run: str
 ) -> Iterator[Any]:
-    for output_name in context.selected_output_names:
-        table = context.asset_key_for_output(output_name).path[-1]
+    keys = context.assets_def.keys_by_output_name
+    # Assets of one step must be reported upstream first (dbt_projects before what reads it).
+    deps = context.assets_def.asset_deps
+    ordered: list[str] = []
+    pending = [name for name in context.selected_output_names if name in keys]
+    while pending:
+        ready = [
+            name
+            for name in pending
+            if not any(keys[other] in deps.get(keys[name], set()) for other in pending)
+        ]
+        ordered += sorted(ready)
+        pending = [name for name in pending if name not in ready]
+    for output_name in ordered:
+        table = keys[output_name].path[-1]
         yield dg.Output(
             None,
             output_name=output_name,
@@ -100,9 +113,7 @@ def _build(
     the tables exist), dbt would rebuild identical tables and pass the same tests, so the step
     reports them unchanged instead. `OCTOREC_FORCE=1` always rebuilds.
     """
-    models = sorted(
-        context.asset_key_for_output(name).path[-1] for name in context.selected_output_names
-    )
+    models = sorted(key.path[-1] for key in context.selected_asset_keys)
     step = "dbt build " + " ".join(models)
     with octorec.warehouse() as warehouse:
         fingerprint = _inputs_fingerprint(warehouse, models)
@@ -126,10 +137,11 @@ def _build(
     # process) holds until its whole build, tests included, has finished. dagster-dbt's own
     # fetch_row_counts() would keep an adapter connection, and so the file lock, open here.
     events = list(dbt.cli(["build"], context=context, target_path=target).stream())
+    keys = context.assets_def.keys_by_output_name
     with octorec.warehouse() as warehouse:
         for event in events:
-            if isinstance(event, dg.Output):
-                table = context.asset_key_for_output(event.output_name).path[-1]
+            if isinstance(event, dg.Output) and event.output_name in keys:
+                table = keys[event.output_name].path[-1]
                 metadata: dict[str, Any] = {
                     **event.metadata,
                     "dagster/row_count": warehouse.count(table),

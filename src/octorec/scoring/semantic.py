@@ -38,15 +38,17 @@ def semantic_similarity(
         if len(items) == 0:
             continue
         count = min(neighbours, len(items))
-        best = np.empty((0, project_vectors.shape[0]), dtype=np.float32)
+        best = np.empty((project_vectors.shape[0], 0), dtype=np.float32)
         # Known projects in chunks, keeping a running top `count` per candidate: memory stays
-        # at (count + chunk) × projects however many projects a user knows.
+        # at projects × (count + chunk) however many projects a user knows. Candidates are rows,
+        # so the partial sort runs along contiguous memory.
         for start in range(0, len(items), KNOWN_CHUNK):
-            chunk = project_vectors[items[start : start + KNOWN_CHUNK]] @ project_vectors.T
-            stacked = np.vstack([best, chunk.astype(np.float32)])
-            keep = min(count, len(stacked))
-            best = np.partition(stacked, len(stacked) - keep, axis=0)[len(stacked) - keep :]
-        result[row] = np.maximum(best.mean(axis=0), 0.0)
+            chunk = project_vectors @ project_vectors[items[start : start + KNOWN_CHUNK]].T
+            stacked = np.hstack([best, chunk.astype(np.float32)])
+            keep = min(count, stacked.shape[1])
+            cut = stacked.shape[1] - keep
+            best = np.partition(stacked, cut, axis=1)[:, cut:] if cut else stacked
+        result[row] = np.maximum(best.mean(axis=1), 0.0)
     return result
 
 

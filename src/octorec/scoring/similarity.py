@@ -433,12 +433,13 @@ def recommend_exact(
     block_size: int | None,
     cold_start_weights: ScoringWeights | None,
 ) -> Recommendations:
-    workers = min(available_cores(), max(1, len(scorer.users.logins) // 64))
-    rows = block_size or max(1, scorer.block_rows(arrays=6) // workers)
-    starts = range(0, len(scorer.users.logins), rows)
+    users = len(scorer.users.logins)
+    workers = max(1, min(available_cores(), users))
+    rows = block_size or max(1, min(scorer.block_rows(arrays=6) // workers, -(-users // workers)))
+    starts = range(0, users, rows)
 
     def score_block(start: int) -> RecommendationParts:
-        stop = min(start + rows, len(scorer.users.logins))
+        stop = min(start + rows, users)
         total, computed = scorer.weighted_block(start, stop, weights, cold_start_weights)
         scorer.exclude(total, start)
         parts = RecommendationParts()

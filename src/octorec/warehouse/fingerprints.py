@@ -1,9 +1,9 @@
 """Content fingerprints of tables and the fingerprint each pipeline step last ran on.
 
 A step whose inputs have the same fingerprint as when it last succeeded has nothing to do: its
-outputs would be identical. Bookkeeping columns (`run_id`, `computed_at`, `created_at`) are left
-out, so re-writing the same rows in a new run changes nothing. Fingerprints are compared only
-within one warehouse, never across backends.
+outputs would be identical. Bookkeeping columns (`run_id`, `computed_at`, `created_at`,
+`ingested_at`) are left out, so re-writing the same rows in a new run changes nothing.
+Fingerprints are compared only within one warehouse, never across backends.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from octorec import constants as c
 from octorec.warehouse.base import Warehouse, checked
 
-BOOKKEEPING_COLUMNS = frozenset({"run_id", "computed_at", "created_at"})
+BOOKKEEPING_COLUMNS = frozenset({"run_id", "computed_at", "created_at", "ingested_at"})
 
 
 def table_fingerprint(warehouse: Warehouse, table: str) -> str:
@@ -30,13 +31,25 @@ def table_fingerprint(warehouse: Warehouse, table: str) -> str:
         if field.name not in BOOKKEEPING_COLUMNS
     ]
     listed = ", ".join(columns)
-    rows = warehouse.query(f"SELECT {listed} FROM {name} ORDER BY {listed}").combine_chunks()
+    rows = warehouse.query(f"SELECT {listed} FROM {name} ORDER BY {listed}")
     digest = hashlib.sha256(name.encode())
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, rows.schema) as writer:
-        writer.write_table(rows)
-    digest.update(sink.getvalue().to_pybytes())
+    for column_name, column in zip(rows.column_names, rows.columns, strict=True):
+        digest.update(column_name.encode())
+        digest.update(_canonical_bytes(column.combine_chunks()))
     return digest.hexdigest()
+
+
+def _canonical_bytes(array: pa.Array) -> bytes:
+    # Arrow's own buffers are not canonical (padding, slack in list children), so the values
+    # are serialised explicitly: numeric lists (the vectors) through NumPy, the rest as Python.
+    kind = array.type
+    if pa.types.is_list(kind) and (
+        pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
+    ):
+        lengths = pc.fill_null(pc.list_value_length(array), -1).to_numpy(zero_copy_only=False)
+        values = pc.list_flatten(array).to_numpy(zero_copy_only=False)
+        return bytes(lengths.tobytes()) + bytes(values.tobytes())
+    return repr(array.to_pylist()).encode()
 
 
 def combined_fingerprint(parts: Iterable[str]) -> str:
