@@ -7,8 +7,6 @@ from octorec.scoring.semantic import semantic_for_pairs, semantic_similarity
 from octorec.scoring.similarity import (
     COMPONENTS,
     Scorer,
-    _top_n,
-    _top_n_with_ties,
     jaccard,
     recommend,
     top_ranked,
@@ -21,15 +19,6 @@ WEIGHTS = ScoringWeights(
     semantic=0.4, category=0.0, tech_stack=0.2, popularity=0.0, collaborative=0.4
 )
 COLD = ContentWeights().as_scoring_weights()
-
-
-def test_the_partial_sort_agrees_with_the_tie_aware_selection() -> None:
-    rng = np.random.default_rng(5)
-    for _ in range(200):
-        scores = rng.integers(0, 4, size=(6, 40)).astype(np.float32)
-        scores[rng.random(scores.shape) < 0.3] = -np.inf
-        k = int(rng.integers(1, 12))
-        np.testing.assert_array_equal(_top_n(scores, k), _top_n_with_ties(scores, k))
 
 
 def test_label_sets_give_the_jaccard_matrix_and_its_pairs() -> None:

@@ -1,14 +1,15 @@
 """Candidate generation for very large catalogues, then exact rescoring of the candidates.
 
-An approximate nearest-neighbour index (usearch HNSW, inner product) holds one vector per
-project: its semantic vector, unit category and tech-stack blocks and its popularity. A user's
-query vector carries the same blocks multiplied by the weights, so the inner product is
+An approximate nearest-neighbour index (usearch HNSW, inner product, float16) holds one vector
+per project: its semantic vector, unit category and tech-stack blocks and its popularity, each
+block times √w (blocks whose weight is 0 left out): the hybrid embeddings' construction. A
+user's query vector is built the same way (popularity: 1), so the inner product is
 `w_sem·cos + w_cat·cos(categories) + w_tech·cos(tech stack) + w_pop·pop`: the linear part of
-the score, with set cosine for Jaccard (the hybrid embeddings' construction). Each user gets the
-index's best `ann_candidates` projects plus the same number of their best collaborative ones
-(the item-item model has no vector form); users without any signal get the most popular active
-projects. The union is rescored with the exact formula (`Scorer.pair_components`), so only the
-choice of candidates is approximate.
+the score, with set cosine for Jaccard. Users who know no project search a second index built
+with the cold-start weights. Each user gets the index's best `ann_candidates` projects plus the
+same number of their best collaborative ones (the item-item model has no vector form); users
+without any signal get the most popular active projects. The union is rescored with the exact
+formula (`Scorer.pair_components`), so only the choice of candidates is approximate.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from octorec.embeddings.encoder import available_cores
+from octorec.embeddings.hybrid import unit_rows
 from octorec.scoring.similarity import (
     COMPONENTS,
     RecommendationParts,
@@ -33,6 +35,7 @@ from octorec.settings import ScoringWeights
 
 logger = logging.getLogger(__name__)
 
+# HNSW parameters, measured on bench/scoring_scale.py (README, Performance).
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
 EXPANSION_SEARCH = 256
@@ -41,11 +44,6 @@ BRUTE_FORCE = False
 """Search every vector instead of the graph (to measure the graph's own recall)."""
 USER_CHUNK = 256
 """Users searched and rescored at a time."""
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
 def _blocks(
@@ -58,8 +56,8 @@ def _blocks(
     """√w-weighted blocks, those with weight 0 left out: the hybrid embeddings' construction."""
     parts = [
         (weights.semantic, semantic),
-        (weights.category, _unit_rows(categories)),
-        (weights.tech_stack, _unit_rows(tech_stack)),
+        (weights.category, unit_rows(categories)),
+        (weights.tech_stack, unit_rows(tech_stack)),
         (weights.popularity, popularity.reshape(-1, 1)),
     ]
     return np.hstack([np.sqrt(w) * block for w, block in parts if w > 0]).astype(np.float32)
