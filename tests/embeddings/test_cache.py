@@ -43,7 +43,10 @@ def test_each_backend_keeps_its_own_vectors(tmp_path: Path) -> None:
     assert int8.embedded == 200 and exact.embedded == 200
     with open_warehouse(database, read_only=True) as warehouse:
         rows = warehouse.query(f"SELECT backend, count(*) AS n FROM {c.EMBEDDING_CACHE} GROUP BY 1")
-    assert dict(zip(*rows.to_pydict().values(), strict=True)) == {"onnx-int8": 200, "onnx": 200}
+    assert dict(zip(*rows.to_pydict().values(), strict=True)) == {
+        "onnx-int8@256": 200,
+        "onnx@256": 200,
+    }
 
 
 def test_a_cache_from_before_backends_is_rebuilt(tmp_path: Path) -> None:

@@ -1,3 +1,5 @@
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +121,22 @@ def test_the_export_is_made_once_and_reused(tmp_path: Path) -> None:
     assert {path.name for path in written} == {"model.onnx", "model_int8.onnx"}
     assert {path: path.stat().st_mtime_ns for path in tmp_path.rglob("*.onnx")} == written
     assert not list(tmp_path.rglob("*.partial")) and not list(tmp_path.rglob("tmp*"))
+
+
+def test_a_model_the_onnx_export_cannot_reproduce_is_refused(tmp_path: Path) -> None:
+    source = resolve_model_path(MODEL_NAME)
+    model = tmp_path / "cls-model"
+    shutil.copytree(source, model, ignore=shutil.ignore_patterns("*.safetensors"))
+    pooling = json.loads((model / "1_Pooling" / "config.json").read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+
+    encoder = TextEncoder(str(model), MODEL_DIMENSIONS, backend="onnx", cache_dir=tmp_path)
+    with pytest.raises(ModelUnavailableError, match="EMBEDDING_BACKEND=torch"):
+        encoder.encode(["anything"])
+
+
+def test_the_cache_variant_names_backend_and_token_limit() -> None:
+    assert TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx").cache_variant == "onnx@256"
+    short = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx-int8", max_tokens=64)
+    assert short.cache_variant == "onnx-int8@64"

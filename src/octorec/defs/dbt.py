@@ -18,6 +18,7 @@ from dagster_dbt import (
 from octorec import constants as c
 from octorec.dbt_project import (
     DBT_PROJECT_DIR,
+    dbt_environment,
     dbt_executable,
     dbt_project,
     dbt_resource,
@@ -28,6 +29,7 @@ from octorec.defs.resources import OctorecResource
 from octorec.warehouse import Warehouse, WarehouseError
 from octorec.warehouse.fingerprints import (
     combined_fingerprint,
+    forget_step,
     last_success,
     record_fingerprint,
     table_fingerprint,
@@ -127,6 +129,10 @@ def _build(
         )
         yield from _unchanged_results(context, counts, previous.run_id)
         return
+    # From here the tables change: until this build succeeds, no earlier success may vouch
+    # for them (a failed build followed by unchanged inputs must not be skipped).
+    with octorec.warehouse() as warehouse:
+        forget_step(warehouse, step)
     octorec.export_for_dbt()
     # One target folder per warehouse, kept between invocations: dbt's partial parse then
     # skips re-parsing the project (dagster-dbt's default is a fresh folder per invocation).
@@ -152,7 +158,9 @@ def _build(
 
 
 def _target_path(location: str | Path) -> Path:
-    digest = hashlib.sha256(str(location).encode()).hexdigest()[:12]
+    # Named after where the warehouse is, never after its password.
+    where = {k: v for k, v in dbt_environment(location).items() if "PASSWORD" not in k}
+    digest = hashlib.sha256(repr(sorted(where.items())).encode()).hexdigest()[:12]
     return Path(dbt_project().project_dir) / "target" / f"dagster-{digest}"
 
 
@@ -168,6 +176,8 @@ def _seed_when_changed(
     if unchanged and loaded is not None and not octorec.settings().force:
         context.log.info("taxonomy seeds loaded and unchanged: dbt seed not run")
         return
+    with octorec.warehouse() as warehouse:
+        forget_step(warehouse, SEED_STEP)
     dbt.cli(["seed"], manifest=dbt_project().manifest_path, target_path=target).wait()
     with octorec.warehouse() as warehouse:
         record_fingerprint(warehouse, SEED_STEP, fingerprint, context.run_id)

@@ -1,7 +1,8 @@
 """Embeddings cached by (model, backend, content hash): unchanged texts are never embedded twice.
 
-Each backend keeps its own vectors: int8 vectors are close to, not equal to, the reference ones,
-and one table must never mix them.
+Each backend and token limit (`TextEncoder.cache_variant`, e.g. `onnx-int8@256`) keeps its own
+vectors: int8 vectors are close to, not equal to, the reference ones, and one table must never mix
+them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def encode_with_cache(
             f"SELECT c.content_hash, c.embedding FROM {c.EMBEDDING_CACHE} AS c "
             "INNER JOIN _octorec_wanted AS w ON w.content_hash = c.content_hash "
             "WHERE c.model = ? AND c.backend = ?",
-            [encoder.model_name, str(encoder.backend)],
+            [encoder.model_name, encoder.cache_variant],
         )
     row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
     known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
@@ -73,7 +74,7 @@ def encode_with_cache(
             pa.table(
                 {
                     "model": pa.array([encoder.model_name] * len(chunk), pa.string()),
-                    "backend": pa.array([str(encoder.backend)] * len(chunk), pa.string()),
+                    "backend": pa.array([encoder.cache_variant] * len(chunk), pa.string()),
                     "content_hash": pa.array(chunk, pa.string()),
                     "embedding": vectors_to_arrow(parts[-1]),
                     "created_at": pa.array([datetime.now(UTC)] * len(chunk)),

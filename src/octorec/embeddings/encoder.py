@@ -138,7 +138,7 @@ def _load(
     cache_dir: Path,
 ) -> _Backend:
     from octorec.embeddings.onnx_backend import OnnxSentenceEncoder, model_max_tokens
-    from octorec.embeddings.onnx_export import exported_model
+    from octorec.embeddings.onnx_export import UnsupportedModelError, exported_model
 
     started = time.perf_counter()
     model_path = resolve_model_path(model_name)
@@ -147,9 +147,12 @@ def _load(
     if backend == EmbeddingBackend.TORCH:
         loaded = _TorchBackend(model_path, device, tokens, threads)
     else:
-        onnx_file = exported_model(
-            model_path, cache_dir, quantised=backend == EmbeddingBackend.ONNX_INT8
-        )
+        try:
+            onnx_file = exported_model(
+                model_path, cache_dir, quantised=backend == EmbeddingBackend.ONNX_INT8
+            )
+        except UnsupportedModelError as error:
+            raise ModelUnavailableError(str(error)) from None
         loaded = OnnxSentenceEncoder(onnx_file, model_path, tokens, threads, device)
     logger.info(
         "loaded %s (%s on %s, %d tokens, %d threads) in %.1f s",
@@ -206,6 +209,18 @@ class TextEncoder:
             max_tokens=settings.embedding_max_tokens,
             cache_dir=settings.model_cache_dir,
         )
+
+    @property
+    def cache_variant(self) -> str:
+        """The backend and token limit, as the embedding cache keys vectors: `onnx-int8@256`.
+
+        Vectors of the same text differ between backends and between token limits, so a cache
+        must never mix them.
+        """
+        from octorec.embeddings.onnx_backend import model_max_tokens
+
+        tokens = self.max_tokens or model_max_tokens(resolve_model_path(self.model_name))
+        return f"{self.backend}@{tokens}"
 
     def _backend(self) -> _Backend:
         return _load(

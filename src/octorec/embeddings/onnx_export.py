@@ -14,6 +14,7 @@ are written to a temporary name and renamed, so a crash never leaves a half-writ
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -30,18 +31,55 @@ QUANTISED_LAYERS = ("/attention/", "/intermediate/")
 """Weight matrices quantised to int8: attention projections and the feed-forward expansion."""
 
 
+class UnsupportedModelError(ValueError):
+    """The model's sentence-transformers pipeline is not the one the export reproduces."""
+
+
 def _fingerprint(model_path: Path, quantised: bool) -> str:
     digest = hashlib.sha256(EXPORT_RECIPE.encode())
     digest.update(b"int8" if quantised else b"fp32")
-    for file in sorted(model_path.iterdir()):
+    for file in sorted(model_path.rglob("*")):
         if file.is_file():
             stat = file.stat()
-            digest.update(f"{file.name}:{stat.st_size}".encode())
+            name = file.relative_to(model_path)
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def check_supported(model_path: Path) -> None:
+    """Refuse models whose modules are not Transformer → mean Pooling → (Normalize).
+
+    The export reproduces exactly that pipeline; any other (CLS pooling, a Dense layer) would
+    give vectors that differ from the model's own without any error.
+    """
+    modules_file = model_path / "modules.json"
+    modules = json.loads(modules_file.read_text()) if modules_file.exists() else []
+    kinds = [module.get("type", "").rsplit(".", 1)[-1] for module in modules]
+    pooling_file = next(
+        (
+            model_path / m.get("path", "") / "config.json"
+            for m in modules
+            if "Pooling" in m.get("type", "")
+        ),
+        None,
+    )
+    pooling = json.loads(pooling_file.read_text()) if pooling_file and pooling_file.exists() else {}
+    modes = {key for key, value in pooling.items() if key.startswith("pooling_mode") and value}
+    if (
+        kinds[:2] != ["Transformer", "Pooling"]
+        or set(kinds[2:]) - {"Normalize"}
+        or modes != {"pooling_mode_mean_tokens"}
+    ):
+        raise UnsupportedModelError(
+            f"{model_path} is {' → '.join(kinds) or 'not a sentence-transformers model'} "
+            f"(pooling {sorted(modes)}); the ONNX backends reproduce Transformer → mean Pooling → "
+            "Normalize only: set EMBEDDING_BACKEND=torch for this model"
+        )
 
 
 def exported_model(model_path: Path, cache_dir: Path, *, quantised: bool) -> Path:
     """The ONNX file for the model in `model_path`, exported (and quantised) on first use."""
+    check_supported(model_path)
     target = cache_dir / f"{model_path.name}-{_fingerprint(model_path, quantised)}"
     target = target / ("model_int8.onnx" if quantised else "model.onnx")
     if target.exists():

@@ -57,12 +57,17 @@ def write_vectors(path: Path, vectors: np.ndarray) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise TextFileError(f"{path}: folder {folder} does not exist")
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as handle:
-        np.save(handle, vectors)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(handle.name, 0o666 & ~umask)  # a temporary file is private; the result is not
-    os.replace(handle.name, path)
+    partial: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as handle:
+            partial = handle.name
+            np.save(handle, vectors)
+        os.chmod(partial, 0o644)  # a temporary file is private; the result is not
+        os.replace(partial, path)
+    except OSError as error:
+        if partial is not None and os.path.exists(partial):
+            os.unlink(partial)
+        raise TextFileError(f"{path}: cannot write ({error.strerror})") from None
 
 
 def embed_text_file(source: Path, destination: Path, encoder: TextEncoder) -> EmbeddedFile:

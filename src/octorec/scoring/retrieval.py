@@ -60,6 +60,8 @@ def _blocks(
         (weights.tech_stack, unit_rows(tech_stack)),
         (weights.popularity, popularity.reshape(-1, 1)),
     ]
+    if not any(w > 0 for w, _ in parts[:4]):
+        parts = [(1.0, semantic)]  # only the collaborative term is weighted: search by meaning
     return np.hstack([np.sqrt(w) * block for w, block in parts if w > 0]).astype(np.float32)
 
 
@@ -106,7 +108,9 @@ class CandidateIndex:
             expansion_add=EXPANSION_ADD,
             expansion_search=EXPANSION_SEARCH,  # (read when the index is made)
         )
-        self.index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=self.threads)
+        # Only projects that may be recommended: filtered-out ones would waste candidates.
+        eligible = np.nonzero(scorer.eligible)[0]
+        self.index.add(eligible.astype(np.uint64), vectors[eligible], threads=self.threads)
         self.seconds = time.perf_counter() - started
         logger.info("indexed %d projects in %.1f s", len(vectors), self.seconds)
 

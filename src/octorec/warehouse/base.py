@@ -98,14 +98,16 @@ class Warehouse(abc.ABC):
         for table, key_column in CACHES_KEYED_BY.items():
             found = self.query(
                 "SELECT count(*) AS n FROM information_schema.columns "
-                "WHERE table_name = ? AND column_name = ?",
+                "WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?",
                 [table, key_column],
             )
             exists = self.query(
-                "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [table]
+                "SELECT count(*) AS n FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [table],
             )
             if exists.column("n")[0].as_py() and not found.column("n")[0].as_py():
-                self.execute(f"DROP TABLE {table}")
+                self.execute(f"DROP TABLE IF EXISTS {table}")
 
     def count(self, table: str) -> int:
         """The number of rows in a table."""

@@ -1,8 +1,8 @@
 """Content fingerprints of tables and the fingerprint each pipeline step last ran on.
 
 A step whose inputs have the same fingerprint as when it last succeeded has nothing to do: its
-outputs would be identical. Bookkeeping columns (`run_id`, `computed_at`, `created_at`,
-`ingested_at`) are left out, so re-writing the same rows in a new run changes nothing.
+outputs would be identical. Bookkeeping columns (`run_id`, `computed_at`, `ingested_at`) are
+left out, so re-writing the same rows in a new run changes nothing.
 Fingerprints are compared only within one warehouse, never across backends.
 """
 
@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 from octorec import constants as c
 from octorec.warehouse.base import Warehouse, checked
 
-BOOKKEEPING_COLUMNS = frozenset({"run_id", "computed_at", "created_at", "ingested_at"})
+BOOKKEEPING_COLUMNS = frozenset({"run_id", "computed_at", "ingested_at"})
+"""When and by which run a row was written; `created_at` is not one (a repository's own date)."""
 
 
 def table_fingerprint(warehouse: Warehouse, table: str) -> str:
@@ -75,6 +76,11 @@ def last_success(warehouse: Warehouse, step: str) -> StepRecord | None:
         f"SELECT fingerprint, run_id FROM {c.PIPELINE_STEPS} WHERE step = ?", [step]
     ).to_pylist()
     return StepRecord(found[0]["fingerprint"], found[0]["run_id"]) if found else None
+
+
+def forget_step(warehouse: Warehouse, step: str) -> None:
+    """Drop `step`'s record: it is about to change its outputs."""
+    warehouse.execute(f"DELETE FROM {c.PIPELINE_STEPS} WHERE step = ?", [step])
 
 
 def record_fingerprint(warehouse: Warehouse, step: str, fingerprint: str, run_id: str) -> None:
