@@ -54,8 +54,11 @@ class ItemItemModel:
 
     def confidence(self, interactions: sp.csr_matrix, shrinkage: float) -> np.ndarray:
         """Each user's `n / (n + β)` for the `n` modelled projects they know (1 when β is 0)."""
-        count = np.asarray((self.modelled(interactions) > 0).sum(axis=1), dtype=np.float32)
-        count = count.reshape(-1)
+        return self._confidence(self.modelled(interactions), shrinkage)
+
+    @staticmethod
+    def _confidence(known: sp.csr_matrix, shrinkage: float) -> np.ndarray:
+        count = np.asarray((known > 0).sum(axis=1), dtype=np.float32).reshape(-1)
         if shrinkage <= 0:
             return np.ones_like(count)
         return count / (count + shrinkage)
@@ -83,7 +86,7 @@ class ItemItemModel:
         # never recommended, and they would otherwise set the scale (co-starred with each other).
         candidates = np.where(known.toarray() > 0, 0.0, raw)
         best = candidates.max(axis=1, keepdims=True)
-        confidence = self.confidence(interactions, self.shrinkage).reshape(-1, 1)
+        confidence = self._confidence(known, self.shrinkage).reshape(-1, 1)
         return np.divide(candidates * confidence, best, out=np.zeros_like(raw), where=best > 0)
 
     def position_of(self) -> np.ndarray:
