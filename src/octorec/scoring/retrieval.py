@@ -25,7 +25,6 @@ from threadpoolctl import threadpool_limits
 from octorec.embeddings.encoder import available_cores
 from octorec.embeddings.hybrid import unit_rows
 from octorec.scoring.similarity import (
-    COMPONENTS,
     RecommendationParts,
     Recommendations,
     Scorer,
@@ -40,8 +39,6 @@ CONNECTIVITY = 16
 EXPANSION_ADD = 64
 EXPANSION_SEARCH = 256
 INDEX_DTYPE = "f16"
-BRUTE_FORCE = False
-"""Search every vector instead of the graph (to measure the graph's own recall)."""
 USER_CHUNK = 256
 """Users searched and rescored at a time."""
 
@@ -118,7 +115,7 @@ class CandidateIndex:
         """Each user's `count` best projects (-1 where the index returned fewer)."""
         queries = query_vectors(scorer, users, self.weights)
         # One thread per search: the callers already search chunks of users side by side.
-        matches = self.index.search(queries, count, threads=1, exact=BRUTE_FORCE)
+        matches = self.index.search(queries, count, threads=1)
         keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
         counts = np.asarray(getattr(matches, "counts", [len(keys[0])]))
         found = np.arange(keys.shape[1]) < counts.reshape(-1, 1)
@@ -235,8 +232,8 @@ def _rescore(
     collaborative: np.ndarray | None,
     positions: np.ndarray | None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The exact score and components of every (user, candidate); -inf for padding and for
-    excluded projects."""
+    """The exact score (`Scorer.total`) and components of every (user, candidate) for the
+    consecutive `users`; -inf for padding and for excluded projects."""
     valid = columns >= 0
     rows, slots = np.nonzero(valid)
     user_index = users[rows]
@@ -254,22 +251,17 @@ def _rescore(
         position = positions[project_index]
         modelled = position >= 0
         components["collaborative"][modelled] = collaborative[rows[modelled], position[modelled]]
-    chosen = cold_start_weights if cold_start_weights is not None else weights
-    score = np.zeros(len(rows), dtype=np.float32)
-    cold_score = np.zeros(len(rows), dtype=np.float32)
-    for name in COMPONENTS:
-        score += getattr(weights, name) * components[name]
-        cold_score += getattr(chosen, name) * components[name]
-    cold = scorer.knows_nothing[user_index] & (cold_start_weights is not None)
-    score = np.where(cold, cold_score, score)
-    score = np.where(scorer.without_signal[user_index], scorer.popular_active[project_index], score)
-    known = np.asarray(scorer.users.known[user_index, project_index]).reshape(-1) > 0
-    allowed = scorer.eligible[project_index] & ~known
-    result = np.full(columns.shape, -np.inf, dtype=np.float32)
-    result[rows, slots] = np.where(allowed, score, -np.inf)
     matrices = {}
     for name, values in components.items():
         matrix = np.zeros(columns.shape, dtype=np.float32)
         matrix[rows, slots] = values
         matrices[name] = matrix
+    projects = np.where(valid, columns, 0)
+    total = scorer.total(
+        matrices, weights, int(users[0]), int(users[-1]) + 1, cold_start_weights, projects
+    )
+    known = np.asarray(scorer.users.known[user_index, project_index]).reshape(-1) > 0
+    allowed = np.zeros(columns.shape, dtype=bool)
+    allowed[rows, slots] = scorer.eligible[project_index] & ~known
+    result = np.where(allowed, total, -np.inf).astype(np.float32)
     return result, matrices

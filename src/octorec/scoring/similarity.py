@@ -353,12 +353,14 @@ class Scorer:
         start: int,
         stop: int,
         cold_start_weights: ScoringWeights | None = None,
+        columns: np.ndarray | None = None,
     ) -> np.ndarray:
         """The weighted score.
 
         Users who know no project are scored with `cold_start_weights` (the content weights;
         their collaborative component is 0 anyway); users without any signal get popular active
-        projects instead.
+        projects instead. `columns` gives each entry's project when the components hold
+        candidates rather than the whole catalogue.
         """
 
         def weighted(chosen: ScoringWeights) -> np.ndarray:
@@ -372,7 +374,8 @@ class Scorer:
             total = np.where(
                 self.knows_nothing[start:stop, None], weighted(cold_start_weights), total
             )
-        return np.where(self.without_signal[start:stop, None], self.popular_active, total)
+        popular = self.popular_active if columns is None else self.popular_active[columns]
+        return np.where(self.without_signal[start:stop, None], popular, total)
 
     def excluded(self, start: int, stop: int) -> np.ndarray:
         """True where a project may not be recommended: already known, or filtered out."""
