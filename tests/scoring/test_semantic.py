@@ -40,7 +40,9 @@ def test_zero_neighbours_is_the_cosine_to_the_users_vector() -> None:
     np.testing.assert_allclose(result[0], [np.sqrt(0.5), np.sqrt(0.5), 1, 0], atol=1e-6)
 
 
-def test_chunks_of_known_projects_give_the_same_answer(monkeypatch) -> None:
+def test_per_user_chunks_give_the_shared_answer(monkeypatch) -> None:
+    # The shared known × catalogue cosines (default budget) and the per-user path that takes
+    # known projects 3 at a time (no budget) must agree.
     import octorec.scoring.semantic as semantic
 
     rng = np.random.default_rng(5)
@@ -50,4 +52,5 @@ def test_chunks_of_known_projects_give_the_same_answer(monkeypatch) -> None:
     users = np.zeros((3, 6), dtype=np.float32)
     whole = semantic_similarity(known, users, vectors, neighbours=4)
     monkeypatch.setattr(semantic, "KNOWN_CHUNK", 3)
-    np.testing.assert_allclose(semantic_similarity(known, users, vectors, 4), whole, atol=1e-6)
+    per_user = semantic_similarity(known, users, vectors, 4, memory_bytes=0)
+    np.testing.assert_allclose(per_user, whole, atol=1e-6)

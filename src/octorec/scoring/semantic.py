@@ -15,6 +15,9 @@ import scipy.sparse as sp
 KNOWN_CHUNK = 256
 """Known projects compared with the catalogue at a time."""
 
+SHARED_COSINES_BYTES = 256 * 2**20
+"""Largest known projects × catalogue cosine matrix computed once and shared by a block's users."""
+
 PAIR_CHUNK = 32_768
 """(user, project) pairs whose vectors are gathered at a time."""
 
@@ -24,15 +27,48 @@ def semantic_similarity(
     user_vectors: np.ndarray,
     project_vectors: np.ndarray,
     neighbours: int,
+    memory_bytes: int = SHARED_COSINES_BYTES,
 ) -> np.ndarray:
     """Users (rows of `known`) × projects semantic similarity, in [0, 1].
 
     `project_vectors` and `user_vectors` are unit-length (or zero) rows; `neighbours` 0 uses the
-    user's vector for everyone (the cosine to their mean project vector).
+    user's vector for everyone (the cosine to their mean project vector). When the cosines of
+    every project these users know against the catalogue fit in `memory_bytes`, they are
+    computed once and shared (users know many of the same projects); otherwise per user.
     """
     result = np.maximum(user_vectors @ project_vectors.T, 0.0, dtype=np.float32)
-    if neighbours <= 0:
+    if neighbours <= 0 or known.nnz == 0:
         return result
+    union = np.unique(known.indices)
+    if len(union) * project_vectors.shape[0] * 4 <= memory_bytes:
+        _shared_neighbours(known, union, project_vectors, neighbours, result)
+    else:
+        _per_user_neighbours(known, project_vectors, neighbours, result)
+    return result
+
+
+def _shared_neighbours(
+    known: sp.csr_matrix,
+    union: np.ndarray,
+    project_vectors: np.ndarray,
+    neighbours: int,
+    result: np.ndarray,
+) -> None:
+    # Known projects × catalogue once; a user's rows are gathered (contiguous copies), turned so
+    # the candidates are rows and the partial sort runs along contiguous memory.
+    cosines = project_vectors[union] @ project_vectors.T
+    positions = np.searchsorted(union, known.indices)
+    for row in range(known.shape[0]):
+        mine = positions[known.indptr[row] : known.indptr[row + 1]]
+        if len(mine) == 0:
+            continue
+        candidates = np.ascontiguousarray(cosines[mine].T)
+        result[row] = np.maximum(_mean_of_best(candidates, neighbours), 0.0)
+
+
+def _per_user_neighbours(
+    known: sp.csr_matrix, project_vectors: np.ndarray, neighbours: int, result: np.ndarray
+) -> None:
     for row in range(known.shape[0]):
         items = known.indices[known.indptr[row] : known.indptr[row + 1]]
         if len(items) == 0:
@@ -40,16 +76,21 @@ def semantic_similarity(
         count = min(neighbours, len(items))
         best = np.empty((project_vectors.shape[0], 0), dtype=np.float32)
         # Known projects in chunks, keeping a running top `count` per candidate: memory stays
-        # at projects × (count + chunk) however many projects a user knows. Candidates are rows,
-        # so the partial sort runs along contiguous memory.
+        # at projects × (count + chunk) however many projects a user knows.
         for start in range(0, len(items), KNOWN_CHUNK):
             chunk = project_vectors @ project_vectors[items[start : start + KNOWN_CHUNK]].T
-            stacked = np.hstack([best, chunk.astype(np.float32)])
-            keep = min(count, stacked.shape[1])
-            cut = stacked.shape[1] - keep
-            best = np.partition(stacked, cut, axis=1)[:, cut:] if cut else stacked
+            best = _best(np.hstack([best, chunk.astype(np.float32)]), count)
         result[row] = np.maximum(best.mean(axis=1), 0.0)
-    return result
+
+
+def _best(candidates: np.ndarray, count: int) -> np.ndarray:
+    """Each row's `count` largest values (in no order)."""
+    cut = candidates.shape[1] - min(count, candidates.shape[1])
+    return np.partition(candidates, cut, axis=1)[:, cut:] if cut else candidates
+
+
+def _mean_of_best(candidates: np.ndarray, count: int) -> np.ndarray:
+    return _best(candidates, count).mean(axis=1)
 
 
 def semantic_for_pairs(

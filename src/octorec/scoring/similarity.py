@@ -243,6 +243,7 @@ class Scorer:
                 self.users.semantic[start:stop],
                 self.projects.semantic,
                 self.settings.semantic_neighbours,
+                memory_bytes=self.settings.block_memory_mb * 2**20,
             )
         if name == "category":
             return self._category_sets.jaccard(self._user_categories[start:stop])
