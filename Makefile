@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test lint format dev bench clean
+.PHONY: setup system-packages demo test lint format dev serve bench clean
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -36,7 +36,11 @@ demo: setup
 	$(BIN)/dagster job execute -j training_data_pipeline
 	$(BIN)/octorec sample --users 3
 
-test: setup
+# PostgreSQL's server binaries and headless Chromium, from Debian, when missing.
+system-packages:
+	.ci/system-packages
+
+test: setup system-packages
 	$(BIN)/pytest
 
 lint: setup
@@ -51,6 +55,10 @@ format: setup
 dev: setup
 	$(BIN)/dagster dev
 
+# The HTTP API and web page over the stored results: http://127.0.0.1:8000/ (docs at /docs).
+serve: setup
+	$(BIN)/octorec serve
+
 # The quick benchmarks (a few minutes); bench/scoring_scale.py, bench/demo_pipeline.py,
 # bench/evaluation_repeat.py and bench/quality_ablations.py take longer and run on their own.
 bench: setup
@@ -58,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/warehouse_write.py
 	$(BIN)/python bench/embedding_throughput.py
 	$(BIN)/python bench/scoring_sample.py
+	$(BIN)/python bench/api_latency.py
 
 clean:
 	rm -rf data .dagster dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

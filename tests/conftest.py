@@ -126,3 +126,31 @@ def pipeline_env(
     monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
     monkeypatch.setenv("OCTOREC_DATABASE", str(database))
     yield database
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory, sample_slice: Path):
+    """`octorec run` once on the sample slice into a fresh DuckDB file, recorded in a fresh
+    Dagster instance: (database, DAGSTER_HOME, exit code, standard output, standard error).
+
+    Read-only users of a real pipeline result (the command line, the API, the web page) share
+    it; tests that write use their own database."""
+    import contextlib
+    import io
+
+    from octorec.cli import main
+
+    directory = tmp_path_factory.mktemp("octorec-run")
+    database = directory / "octorec.duckdb"
+    home = directory / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OCTOREC_SOURCE", "snapshot")
+        env.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
+        env.setenv("OCTOREC_DATABASE", str(database))
+        env.setenv("DAGSTER_HOME", str(home))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["run"])
+    return database, home, code, out.getvalue(), err.getvalue()

@@ -1,3 +1,4 @@
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,3 +78,171 @@ def test_missing_database_says_to_run_the_pipeline(
     monkeypatch.setenv("OCTOREC_DATABASE", str(tmp_path / "none.duckdb"))
     assert main(["recommend", "alice"]) == 1
     assert "run the pipeline first" in capsys.readouterr().err
+
+
+def test_an_unknown_login_suggests_close_ones(
+    stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recommend", "alcie"]) == 1
+    assert capsys.readouterr().err == (
+        "octorec: no recommendations stored for 'alcie' (did you mean alice?)\n"
+    )
+
+
+def test_recommend_json_carries_every_component(
+    stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["recommend", "alice", "--json", "--top", "1"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["project_full_name"] == "a/first" and row["score"] == pytest.approx(0.9)
+    assert row["collaborative_similarity"] == pytest.approx(0.1)
+    assert row["matched_categories"] == ["ai-ml"]
+
+
+def test_top_must_be_a_positive_number(stored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recommend", "alice", "--top", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a whole number of at least 1" in capsys.readouterr().err
+
+
+# -- on the session's real pipeline result (`octorec run` on the sample slice) ----------------
+
+JOB_ASSETS = {
+    "github_data_ready",
+    "github_scraping",
+    "dbt_projects",
+    "dbt_project_enriched_data",
+    "dbt_user_embeddings_data",
+    "project_semantic_embeddings",
+    "project_hybrid_embeddings",
+    "user_embeddings",
+    "dbt_user_project_similarities",
+    "user_project_similarities",
+}
+
+
+@pytest.fixture
+def after_run(pipeline_run, monkeypatch: pytest.MonkeyPatch):
+    database, home, code, out, err = pipeline_run
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return database, code, out, err
+
+
+@pytest.mark.slow
+def test_run_draws_a_bar_per_stage_and_summarises(after_run) -> None:
+    database, code, out, err = after_run
+    assert code == 0, err[-2000:]
+    for stage, assets in (
+        ("github_data", 2),
+        ("ml_preparation", 3),
+        ("ml_embeddings", 3),
+        ("ml_similarities", 2),
+    ):
+        assert f"{stage:<16}: 100%" in err and f"{assets}/{assets}" in err
+    lines = out.splitlines()
+    assert lines[0].split() == ["asset", "group", "rows", "note"]
+    assert {line.split()[0] for line in lines[1:-2]} == JOB_ASSETS
+    log_file = Path(lines[-2].removeprefix("steps' output (dbt): "))
+    assert "dbt build" in log_file.read_text() or "START sql table model" in log_file.read_text()
+    assert lines[-1].startswith("run ") and "succeeded" in lines[-1]
+    assert "10 assets materialised" in lines[-1]
+    with open_warehouse(database, read_only=True) as warehouse:
+        stored_rows = warehouse.count(USER_PROJECT_SIMILARITIES)
+    [summary_line] = [line for line in lines if line.startswith("user_project_similarities ")]
+    assert summary_line.split()[2] == str(stored_rows)
+
+
+@pytest.mark.slow
+def test_status_shows_each_assets_last_materialisation_and_rows(
+    after_run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database, *_ = after_run
+    assert main(["status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_asset = {line.split()[0]: line for line in lines[1:] if line.strip()}
+    assert set(by_asset) >= JOB_ASSETS
+    with open_warehouse(database, read_only=True) as warehouse:
+        projects = warehouse.count("dbt_projects")
+        interactions = warehouse.count("raw.interactions")
+    assert "never" not in "".join(by_asset[a] for a in JOB_ASSETS)
+    assert by_asset["dbt_projects"].split()[-1] == str(projects)
+    assert f"raw.interactions {interactions}" in by_asset["github_scraping"]
+
+
+@pytest.mark.slow
+def test_similar_lists_projects_by_embedding_cosine(
+    after_run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    database, *_ = after_run
+    with open_warehouse(database, read_only=True) as warehouse:
+        table = warehouse.query(
+            "SELECT project_full_name, embedding FROM project_hybrid_embeddings"
+        ).to_pylist()
+    names = [row["project_full_name"] for row in table]
+    vectors = np.asarray([row["embedding"] for row in table], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    me = names.index("dkadev/agent-dashboard")
+    cosines = vectors @ vectors[me]
+    cosines[me] = -np.inf
+    expected = [names[i] for i in np.argsort(-cosines, kind="stable")[:3]]
+
+    assert main(["similar", "DKADEV/agent-dashboard", "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "projects like dkadev/agent-dashboard:"
+    assert [line.split()[1] for line in lines[2:]] == expected
+
+
+@pytest.mark.slow
+def test_an_unknown_repository_is_one_line_with_close_matches(
+    after_run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["similar", "dkadev/agent-dashbord"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no embedding stored for 'dkadev/agent-dashbord'" in err
+    assert "did you mean dkadev/agent-dashboard" in err
+
+
+@pytest.mark.slow
+def test_run_again_reuses_and_force_recomputes_everything(
+    after_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, sample_slice: Path
+) -> None:
+    import shutil
+
+    import dagster as dg
+
+    database, *_ = after_run
+    copy = tmp_path / "octorec.duckdb"
+    shutil.copy(database, copy)  # the session's database stays as the run left it
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("OCTOREC_DATABASE", str(copy))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("OCTOREC_SOURCE", "snapshot")
+    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
+
+    def embedded() -> int:
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(
+                dg.AssetKey("project_semantic_embeddings")
+            )
+        assert event is not None and event.asset_materialization is not None
+        return int(event.asset_materialization.metadata["embedded"].value)  # type: ignore[arg-type]
+
+    assert main(["run"]) == 0
+    again = capsys.readouterr().out
+    assert again.count("unchanged: not rebuilt") == 4  # the four dbt models
+    assert embedded() == 0
+    assert main(["run", "--force"]) == 0
+    forced = capsys.readouterr().out
+    assert "unchanged" not in forced
+    with open_warehouse(copy, read_only=True) as warehouse:
+        assert embedded() == warehouse.count("project_semantic_embeddings") > 0
+    assert "OCTOREC_FORCE" not in os.environ

@@ -1,4 +1,4 @@
-"""The `octorec` command line: read the stored recommendations.
+"""The `octorec` command line: run the pipeline, read and serve the stored recommendations.
 
 It calls the domain modules directly, never Dagster asset functions.
 """
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from octorec.embeddings.encoder import EmbeddingBackend
 from octorec.results import (
     StoredRecommendation,
-    UnknownUserError,
+    UnknownNameError,
+    load_project_vectors,
     recommendations_for,
     users_with_recommendations,
 )
@@ -23,6 +24,7 @@ from octorec.warehouse import WarehouseError, open_warehouse
 
 if TYPE_CHECKING:
     from octorec.github.source import ScrapeProgress
+    from octorec.pipeline_run import RunSummary
 
 
 def _table(recommendations: Sequence[StoredRecommendation]) -> str:
@@ -44,7 +46,123 @@ def _table(recommendations: Sequence[StoredRecommendation]) -> str:
 def _recommend(args: argparse.Namespace) -> int:
     with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
         recommendations = recommendations_for(warehouse, args.login, args.top)
-    print(f"{args.login}:\n{_table(recommendations)}")
+    if args.json:
+        import dataclasses
+        import json
+
+        print(json.dumps([dataclasses.asdict(r) for r in recommendations], indent=2))
+    else:
+        print(f"{args.login}:\n{_table(recommendations)}")
+    return 0
+
+
+def _similar(args: argparse.Namespace) -> int:
+    with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
+        vectors = load_project_vectors(warehouse)
+    similar = vectors.similar(args.project, args.top)
+    name = vectors.names[vectors.position(args.project)]
+    lines = [f"projects like {name}:", f"{'rank':>4}  {'project':<42} {'cosine':>6}  shared"]
+    for rank, project in enumerate(similar, start=1):
+        shared = ", ".join([*project.shared_categories, *project.shared_tech_stack]) or "-"
+        lines.append(f"{rank:>4}  {project.full_name:<42} {project.similarity:>6.3f}  {shared}")
+    print("\n".join(lines))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from octorec.definitions import defs
+    from octorec.status import pipeline_status
+
+    with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
+        statuses = pipeline_status(defs(), warehouse)
+    print(
+        f"{'asset':<31} {'group':<16} {'last materialised (UTC)':<24} {'rows':>8}  stored rows now"
+    )
+    for status in statuses:
+        when = (
+            status.materialized_at.strftime("%Y-%m-%d %H:%M:%S")
+            if status.materialized_at
+            else "never"
+        )
+        reported = "-" if status.reported_rows is None else str(status.reported_rows)
+        stored = ", ".join(
+            f"{table} {'missing' if rows is None else rows}"
+            for table, rows in status.stored_rows.items()
+        )
+        print(f"{status.asset:<31} {status.group:<16} {when:<24} {reported:>8}  {stored or '-'}")
+    runs = {s.run_id for s in statuses if s.run_id}
+    if not runs:
+        print("\nno materialisation recorded here (DAGSTER_HOME unset or no run yet)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from octorec.definitions import defs
+    from octorec.pipeline_run import ProgressEvent, pipeline_stages, run_pipeline
+
+    definitions = defs()
+    stages = pipeline_stages(definitions)
+    bars = {
+        stage.group: tqdm(
+            total=len(stage.assets),
+            desc=f"{stage.group:<16}",
+            unit="asset",
+            position=position,
+            file=sys.stderr,
+            leave=True,
+        )
+        for position, stage in enumerate(stages)
+    }
+    seen: set[str] = set()
+
+    def report(event: ProgressEvent) -> None:
+        if event.asset is None:
+            for bar in bars.values():
+                if bar.n < (bar.total or 0):
+                    bar.set_postfix_str(event.step)
+                    break
+        elif event.group in bars and event.asset not in seen:
+            seen.add(event.asset)
+            bars[event.group].update(1)
+            bars[event.group].set_postfix_str(event.asset)
+
+    try:
+        summary = run_pipeline(definitions, force=args.force, on_progress=report)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(_run_summary(summary))
+    return 0 if summary.success else 1
+
+
+def _run_summary(summary: RunSummary) -> str:
+    lines = [f"{'asset':<31} {'group':<16} {'rows':>8}  note"]
+    for outcome in summary.assets:
+        rows = "-" if outcome.rows is None else str(outcome.rows)
+        note = "unchanged: not rebuilt" if outcome.unchanged else ""
+        lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {note}")
+    state = "succeeded" if summary.success else f"FAILED at {summary.failure}"
+    kept = "" if summary.recorded else " (not recorded: set DAGSTER_HOME to keep runs)"
+    lines.append(f"steps' output (dbt): {summary.log_file}")
+    lines.append(
+        f"run {summary.run_id} {state} in {summary.seconds:.1f} s: "
+        f"{len(summary.assets)} assets materialised{kept}"
+    )
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from octorec.serving.api import create_app
+
+    app = create_app(load_settings())
+    print(
+        f"octorec: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 
@@ -213,10 +331,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="octorec", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
+    run = commands.add_parser(
+        "run", help="run the whole pipeline (training_data_pipeline) with a progress bar per stage"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute everything: rebuild every dbt model and embed every text again",
+    )
+    run.set_defaults(run=_run)
+
     recommend = commands.add_parser("recommend", help="show a user's recommendations")
     recommend.add_argument("login")
-    recommend.add_argument("--top", type=int, default=None, help="at most this many")
+    recommend.add_argument("--top", type=_positive, default=None, help="at most this many")
+    recommend.add_argument("--json", action="store_true", help="print JSON instead of a table")
     recommend.set_defaults(run=_recommend)
+
+    similar = commands.add_parser(
+        "similar", help="projects most like a project (from the stored project embeddings)"
+    )
+    similar.add_argument("project", metavar="OWNER/REPO")
+    similar.add_argument("--top", type=_positive, default=10, help="at most this many")
+    similar.set_defaults(run=_similar)
+
+    status = commands.add_parser(
+        "status", help="what was last materialised, when, and the row counts stored now"
+    )
+    status.set_defaults(run=_status)
+
+    serve = commands.add_parser("serve", help="the HTTP API and web page (FastAPI, docs at /docs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive, default=8000)
+    serve.set_defaults(run=_serve)
 
     sample = commands.add_parser("sample", help="show the recommendations of a few users")
     sample.add_argument("--users", type=int, default=3)
@@ -267,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UnknownUserError, WarehouseError, SettingsError) as error:
+    except (UnknownNameError, WarehouseError, SettingsError) as error:
         print(f"octorec: {error}", file=sys.stderr)
         return 1
 

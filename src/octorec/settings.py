@@ -203,6 +203,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OCTOREC_FORCE", "force"),
         description="recompute every step even when its inputs have not changed",
     )
+    api_refresh_seconds: float = Field(
+        10.0,
+        ge=0,
+        validation_alias=AliasChoices("API_REFRESH_SECONDS", "api_refresh_seconds"),
+        description="how often `octorec serve` looks for a newer run's results (0: never)",
+    )
     run_lock_timeout_seconds: float = Field(
         3600.0,
         ge=0,

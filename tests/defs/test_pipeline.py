@@ -6,11 +6,13 @@ import dagster as dg
 import pytest
 
 from octorec.definitions import defs
-from octorec.settings import load_settings
+from octorec.settings import ScoringWeights, load_settings
 from octorec.warehouse import open_warehouse
 from tests.conftest import COLD_START_LOGIN, NO_SIGNAL_LOGIN, OWNED_REPOSITORY, SLICE_USERS
 
 pytestmark = pytest.mark.slow
+
+COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative")
 
 
 def _run() -> dg.ExecuteInProcessResult:
@@ -85,21 +87,17 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
             assert (login, r["project_full_name"].lower()) not in known
             assert r["project_full_name"] != OWNED_REPOSITORY
             assert r["reason"]
-            if login == NO_SIGNAL_LOGIN:
-                continue
-            # Users who know no project are scored with the content weights.
+            # Each row carries the weights it was made with: users who know no project are
+            # scored with the content weights, a user with no signal by popularity alone.
             weights = (
-                settings.content_weights.as_scoring_weights()
+                ScoringWeights(semantic=0, tech_stack=0, collaborative=0, popularity=1)
+                if login == NO_SIGNAL_LOGIN
+                else settings.content_weights.as_scoring_weights()
                 if login == COLD_START_LOGIN
                 else settings.weights
             )
-            recomputed = (
-                weights.semantic * r["semantic_similarity"]
-                + weights.category * r["category_similarity"]
-                + weights.tech_stack * r["tech_stack_similarity"]
-                + weights.popularity * r["popularity_similarity"]
-                + weights.collaborative * r["collaborative_similarity"]
-            )
+            assert {n: r[f"{n}_weight"] for n in COMPONENTS} == pytest.approx(weights.model_dump())
+            recomputed = sum(r[f"{n}_weight"] * r[f"{n}_similarity"] for n in COMPONENTS)
             assert r["score"] == pytest.approx(recomputed, abs=1e-5)
             if r["category_similarity"] > 0:
                 assert r["matched_categories"]
@@ -178,6 +176,8 @@ DBT_MODELS = (
 
 def test_a_second_run_with_nothing_changed_does_not_run_dbt_and_forcing_does(runs) -> None:
     _, first, _, second, forced = runs
+    forced_embedding = _metadata(forced, "project_semantic_embeddings")
+    assert forced_embedding["embedded"] == forced_embedding["dagster/row_count"]
     for model in DBT_MODELS:
         assert _metadata(second, model)["unchanged_since_run"] == first.run_id
         assert "unchanged_since_run" not in _metadata(forced, model)
@@ -206,6 +206,14 @@ def test_assets_report_counts_and_timings(runs) -> None:
     similarities = _metadata(first, "user_project_similarities")
     assert similarities["users_with_recommendations"] == len(SLICE_USERS) + 2
     assert "| user | rank | project |" in similarities["sample"]
+    # Every kept pair is in one bin of the score distribution; coverage counts the users.
+    bins = [line.split("|") for line in similarities["score_distribution"].splitlines()[2:]]
+    assert sum(int(cells[2]) for cells in bins) == similarities["dagster/row_count"]
+    users = similarities["users_with_recommendations"]
+    assert (
+        f"| users with recommendations | {users} of {users} | 100.0% |"
+        in (similarities["coverage"])
+    )
     assert _metadata(first, "dbt_projects")["dagster/row_count"] == scraping["repositories"]
 
 

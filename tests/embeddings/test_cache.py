@@ -35,6 +35,20 @@ def test_when_one_percent_of_texts_change_one_percent_is_embedded(tmp_path: Path
     np.testing.assert_array_equal(partly.vectors[:198], first.vectors[:198])
 
 
+def test_refresh_embeds_every_text_again_and_keeps_one_row_each(tmp_path: Path) -> None:
+    database = tmp_path / "cache.duckdb"
+    encoder = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx")
+    texts = TEXTS[:20]
+    first = _encode(database, encoder, texts)
+    with open_warehouse(database) as warehouse:
+        hashes = [content_hash(t) for t in texts]
+        forced = encode_with_cache(warehouse, encoder, texts, hashes, refresh=True)
+        stored = warehouse.count(c.EMBEDDING_CACHE)
+    assert (forced.embedded, forced.reused) == (20, 0)
+    assert stored == 20
+    np.testing.assert_allclose(forced.vectors, first.vectors, atol=1e-6)
+
+
 def test_each_backend_keeps_its_own_vectors(tmp_path: Path) -> None:
     database = tmp_path / "cache.duckdb"
     int8 = _encode(database, TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx-int8"), TEXTS)

@@ -21,11 +21,14 @@ def project_semantic_embeddings(
     """384-d L2-normalised MiniLM embeddings of each project's text.
 
     Vectors are cached by (model, backend, content hash): a project whose text did not change
-    is not embedded again. `EMBEDDING_BACKEND` picks the encoder (int8 ONNX on CPU by default).
+    is not embedded again (unless forced: `octorec run --force`). `EMBEDDING_BACKEND` picks the
+    encoder (int8 ONNX on CPU by default).
     """
     encoder = octorec.encoder()
     with octorec.warehouse() as warehouse:
-        summary = embed_projects(warehouse, encoder, context.run_id)
+        summary = embed_projects(
+            warehouse, encoder, context.run_id, refresh=octorec.settings().force
+        )
     rate = summary.embedded / summary.seconds if summary.embedded else 0.0
     context.log.info(
         f"{summary.projects} projects: embedded {summary.embedded}, reused {summary.reused} "

@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from typing import Any
 
+BAR_WIDTH = 30
+
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
@@ -20,3 +22,26 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     ]
     lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
     return "\n".join(lines)
+
+
+def histogram_markdown(values: Sequence[float], edges: Sequence[float]) -> str:
+    """Counts of `values` in the bins `[edges[i], edges[i+1])` (the last bin closed), as a
+    Markdown table with a text bar per bin; values outside the edges are counted as such."""
+    counts = [0] * (len(edges) - 1)
+    outside = 0
+    for value in values:
+        for i in range(len(counts)):
+            last = i == len(counts) - 1
+            if edges[i] <= value < edges[i + 1] or (last and value == edges[i + 1]):
+                counts[i] += 1
+                break
+        else:
+            outside += 1
+    peak = max(counts, default=0) or 1
+    rows = [
+        [f"{edges[i]:.1f}–{edges[i + 1]:.1f}", count, "█" * round(BAR_WIDTH * count / peak)]
+        for i, count in enumerate(counts)
+    ]
+    if outside:
+        rows.append(["outside", outside, ""])
+    return markdown_table(["score", "pairs", ""], rows)

@@ -3,12 +3,14 @@
 import dagster as dg
 
 from octorec import constants as c
-from octorec.defs.metadata import markdown_table
+from octorec.defs.metadata import histogram_markdown, markdown_table
 from octorec.defs.resources import OctorecResource
-from octorec.scoring.store import score_and_store
+from octorec.scoring.store import SimilaritySummary, score_and_store
 
 GROUP = "ml_similarities"
 SAMPLE_ROWS = 15
+SCORE_EDGES = [i / 10 for i in range(11)]
+COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative")
 
 
 @dg.asset(
@@ -38,6 +40,8 @@ def user_project_similarities(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": summary.recommendations,
+            "score_distribution": dg.MetadataValue.md(histogram_markdown(scores, SCORE_EDGES)),
+            "coverage": dg.MetadataValue.md(_coverage(summary, settings.top_n)),
             "users": summary.users,
             "users_with_recommendations": summary.users_with_recommendations,
             "projects": summary.projects,
@@ -81,6 +85,36 @@ def user_project_similarities(
             ),
         }
     )
+
+
+def _coverage(summary: SimilaritySummary, top_n: int) -> str:
+    """Who got recommendations, how much of the catalogue they reach, the mean components."""
+    table = summary.table
+    per_user: dict[str, int] = {}
+    for login in table.column("user_login").to_pylist():
+        per_user[login] = per_user.get(login, 0) + 1
+    counts = [
+        ("users with recommendations", summary.users_with_recommendations, summary.users),
+        (
+            f"users with a full top {top_n}",
+            sum(n == top_n for n in per_user.values()),
+            summary.users,
+        ),
+        (
+            "distinct projects recommended",
+            len(set(table.column("project_full_name").to_pylist())),
+            summary.projects,
+        ),
+    ]
+    rows: list[list[object]] = [
+        [name, f"{count} of {of}", f"{100 * count / of:.1f}%" if of else "-"]
+        for name, count, of in counts
+    ]
+    for name in COMPONENTS:
+        values = table.column(f"{name}_similarity").to_pylist()
+        mean = sum(values) / len(values) if values else 0.0
+        rows.append([f"mean {name} component (unweighted)", f"{mean:.3f}", ""])
+    return markdown_table(["", "value", "share"], rows)
 
 
 def defs() -> dg.Definitions:

@@ -45,8 +45,12 @@ def encode_with_cache(
     encoder: TextEncoder,
     texts: Sequence[str],
     hashes: Sequence[str],
+    refresh: bool = False,
 ) -> CachedEncoding:
-    """Embed only the texts whose hash the cache lacks, store them, return all vectors in order."""
+    """Embed only the texts whose hash the cache lacks, store them, return all vectors in order.
+
+    `refresh` embeds every text again and overwrites its cached vector (`octorec run --force`).
+    """
     if len(texts) != len(hashes):
         raise ValueError("texts and hashes must be the same length")
     unique_hashes = list(dict.fromkeys(hashes))
@@ -58,6 +62,8 @@ def encode_with_cache(
             "WHERE c.model = ? AND c.backend = ?",
             [encoder.model_name, encoder.cache_variant],
         )
+    if refresh:
+        cached = cached.slice(0, 0)
     row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
     known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
 

@@ -54,8 +54,11 @@ def hybrid_layout(warehouse: Warehouse, settings: Settings) -> HybridLayout:
     )
 
 
-def embed_projects(warehouse: Warehouse, encoder: TextEncoder, run_id: str) -> SemanticSummary:
-    """Embed every enriched project's text (reusing cached vectors) and replace the table."""
+def embed_projects(
+    warehouse: Warehouse, encoder: TextEncoder, run_id: str, refresh: bool = False
+) -> SemanticSummary:
+    """Embed every enriched project's text (reusing cached vectors unless `refresh`) and
+    replace the table."""
     started = time.perf_counter()
     projects = warehouse.query(
         f"SELECT full_name, embedding_text, content_hash FROM {c.DBT_PROJECT_ENRICHED_DATA} "
@@ -66,6 +69,7 @@ def embed_projects(warehouse: Warehouse, encoder: TextEncoder, run_id: str) -> S
         encoder,
         projects.column("embedding_text").to_pylist(),
         projects.column("content_hash").to_pylist(),
+        refresh=refresh,
     )
     rows = pa.table(
         {

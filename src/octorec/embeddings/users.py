@@ -124,7 +124,8 @@ def build_user_embeddings(
     profile_vectors = np.zeros((users.num_rows, settings.model_dimensions), dtype=np.float32)
     texts = [text for text in profile_texts if text is not None]
     if texts:
-        encoded = encode_with_cache(warehouse, encoder, texts, [content_hash(t) for t in texts])
+        hashes = [content_hash(t) for t in texts]
+        encoded = encode_with_cache(warehouse, encoder, texts, hashes, refresh=settings.force)
         profile_vectors[has_profile] = encoded.vectors
 
     semantic, bases = user_semantic_vectors(

@@ -85,6 +85,26 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
     return user_features, project_features
 
 
+def weights_used(
+    weights: ScoringWeights,
+    cold_start_weights: ScoringWeights,
+    knows_nothing: np.ndarray,
+    without_signal: np.ndarray,
+) -> np.ndarray:
+    """Users × components: the weights each user's score was made with (`Scorer.total`'s rules).
+
+    Users who know no project are weighed with the cold-start weights; users without any signal
+    get the popularity of active projects (popularity weight 1, the rest 0).
+    """
+    rows = np.where(
+        knows_nothing[:, None],
+        [getattr(cold_start_weights, n) for n in COMPONENTS],
+        [getattr(weights, n) for n in COMPONENTS],
+    ).astype(np.float64)
+    rows[without_signal] = [1.0 if n == "popularity" else 0.0 for n in COMPONENTS]
+    return rows
+
+
 def recommendations_table(
     result: Recommendations,
     users: UserFeatures,
@@ -108,14 +128,14 @@ def recommendations_table(
         )
     ]
     without_signal = users.without_signal()
-    knows_nothing = users.knows_nothing()
-    cold = content_weights.as_scoring_weights()
+    used = weights_used(
+        weights, content_weights.as_scoring_weights(), users.knows_nothing(), without_signal
+    )[result.user_index]
     reasons = [
         reason(
             {
-                n: getattr(cold if knows_nothing[result.user_index[row]] else weights, n)
-                * float(getattr(result, n)[row])
-                for n in COMPONENTS
+                n: float(used[row, i]) * float(getattr(result, n)[row])
+                for i, n in enumerate(COMPONENTS)
             },
             categories[row],
             tech_stack[row],
@@ -141,6 +161,7 @@ def recommendations_table(
             "matched_tech_stack": pa.array(tech_stack, pa.list_(pa.string())),
             "similar_known_project": pa.array(similar, pa.string()),
             "reason": pa.array(reasons, pa.string()),
+            **{f"{n}_weight": pa.array(used[:, i], pa.float64()) for i, n in enumerate(COMPONENTS)},
             "run_id": pa.array([run_id] * len(result), pa.string()),
             "computed_at": pa.array([computed_at] * len(result)),
         }

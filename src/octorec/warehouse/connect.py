@@ -15,9 +15,12 @@ def is_postgres_url(location: str | Path) -> bool:
 
 
 @contextmanager
-def open_warehouse(location: str | Path, *, read_only: bool = False) -> Iterator[Warehouse]:
+def open_warehouse(
+    location: str | Path, *, read_only: bool = False, lock_wait: float | None = None
+) -> Iterator[Warehouse]:
     """Open the warehouse at `location` (a DuckDB path or a PostgreSQL URL), creating its tables
-    when writing, and close it on exit.
+    when writing, and close it on exit. `lock_wait` bounds how long a DuckDB file held by
+    another process is waited for (default `LOCK_WAIT_SECONDS`).
 
     Raises:
         WarehouseError: the database is missing (read-only), locked, unreachable or refuses the
@@ -28,9 +31,10 @@ def open_warehouse(location: str | Path, *, read_only: bool = False) -> Iterator
 
         warehouse: Warehouse = open_postgres(str(location))
     else:
-        from octorec.warehouse.duckdb_warehouse import open_duckdb
+        from octorec.warehouse.duckdb_warehouse import LOCK_WAIT_SECONDS, open_duckdb
 
-        warehouse = open_duckdb(Path(location), read_only=read_only)
+        wait = LOCK_WAIT_SECONDS if lock_wait is None else lock_wait
+        warehouse = open_duckdb(Path(location), read_only=read_only, lock_wait=wait)
     try:
         if not read_only:
             warehouse.ensure_tables()

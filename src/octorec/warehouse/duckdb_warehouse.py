@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,8 +52,19 @@ class DuckDBWarehouse(Warehouse):
         self.connection.close()
 
 
-def open_duckdb(path: Path, *, read_only: bool) -> DuckDBWarehouse:
-    """Open (or create) the DuckDB file at `path`."""
+LOCK_WAIT_SECONDS = 10.0
+"""How long opening waits for another process's connection to the file to close."""
+
+
+def open_duckdb(
+    path: Path, *, read_only: bool, lock_wait: float = LOCK_WAIT_SECONDS
+) -> DuckDBWarehouse:
+    """Open (or create) the DuckDB file at `path`.
+
+    DuckDB lets one process write a file, or several read it, not both: a short-lived
+    connection of another process (the API reading a new run, `octorec status`) is waited for
+    up to `lock_wait` seconds before giving up.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(
@@ -61,8 +73,15 @@ def open_duckdb(path: Path, *, read_only: bool) -> DuckDBWarehouse:
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        connection = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as error:
-        raise WarehouseError(f"cannot open the DuckDB database {path}: {error}") from None
-    return DuckDBWarehouse(connection, path)
+    deadline = time.monotonic() + lock_wait
+    pause = 0.02
+    while True:
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower() and time.monotonic() + pause < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
+                continue
+            raise WarehouseError(f"cannot open the DuckDB database {path}: {error}") from None
+        return DuckDBWarehouse(connection, path)

@@ -124,6 +124,11 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         matched_tech_stack VARCHAR[] NOT NULL,
         similar_known_project VARCHAR,
         reason VARCHAR NOT NULL DEFAULT '',
+        semantic_weight DOUBLE NOT NULL DEFAULT 0,
+        category_weight DOUBLE NOT NULL DEFAULT 0,
+        tech_stack_weight DOUBLE NOT NULL DEFAULT 0,
+        popularity_weight DOUBLE NOT NULL DEFAULT 0,
+        collaborative_weight DOUBLE NOT NULL DEFAULT 0,
         run_id VARCHAR NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)

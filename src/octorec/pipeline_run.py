@@ -1,0 +1,219 @@
+"""Running the `training_data_pipeline` job from the command line, reporting its progress.
+
+Dagster runs the job (in this process, recorded in the instance of `DAGSTER_HOME` so the UI
+shows it); a watcher thread reads the run's event log as it grows and reports each step that
+starts and each asset materialised, so the command line can draw a progress bar per stage
+(asset group). `force` sets `OCTOREC_FORCE` for the run: dbt steps rebuild and every text is
+embedded again. What the steps print (dbt's own log lines) goes to a log file beside the
+instance, named in the summary, so the terminal shows the progress bars only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster import EventLogEntry
+
+from octorec.defs.jobs import PIPELINE_GROUPS, training_data_pipeline
+
+POLL_SECONDS = 0.2
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """An asset group of the job and its assets, in the job's order."""
+
+    group: str
+    assets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A step started (`asset` None) or an asset was materialised."""
+
+    step: str
+    asset: str | None = None
+    group: str | None = None
+
+
+@dataclass
+class AssetOutcome:
+    """What the run did to one asset."""
+
+    asset: str
+    group: str
+    rows: int | None = None
+    unchanged: bool = False
+
+
+@dataclass
+class RunSummary:
+    """The end of a run: its id, success, time and what each asset became."""
+
+    run_id: str
+    success: bool
+    seconds: float
+    recorded: bool
+    """Whether the run is kept in a Dagster instance (`DAGSTER_HOME`) the UI can show."""
+    log_file: Path | None = None
+    """Where the steps' printed output (dbt's log lines) was written."""
+    assets: list[AssetOutcome] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    failure: str | None = None
+
+
+def pipeline_stages(definitions: dg.Definitions) -> list[Stage]:
+    """The job's stages: its asset groups in pipeline order, each with its assets by name."""
+    by_group: dict[str, list[str]] = {group: [] for group in PIPELINE_GROUPS}
+    for spec in definitions.resolve_all_asset_specs():
+        if spec.group_name in by_group:
+            by_group[spec.group_name].append(spec.key.to_user_string())
+    return [Stage(group, tuple(sorted(assets))) for group, assets in by_group.items()]
+
+
+@contextmanager
+def _instance() -> Iterator[tuple[dg.DagsterInstance, bool]]:
+    if os.environ.get("DAGSTER_HOME"):
+        with dg.DagsterInstance.get() as instance:
+            yield instance, True
+    else:
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance, False
+
+
+@contextmanager
+def _forced(force: bool) -> Iterator[None]:
+    previous = os.environ.get("OCTOREC_FORCE")
+    if force:
+        os.environ["OCTOREC_FORCE"] = "1"
+    try:
+        yield
+    finally:
+        if force:
+            if previous is None:
+                os.environ.pop("OCTOREC_FORCE", None)
+            else:
+                os.environ["OCTOREC_FORCE"] = previous
+
+
+class _Watcher(threading.Thread):
+    """Reads the run's new events every `POLL_SECONDS` and reports them."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        run_id: str,
+        group_of: dict[str, str],
+        report: Callable[[ProgressEvent], None],
+    ) -> None:
+        super().__init__(name="octorec-run-progress", daemon=True)
+        self.instance, self.run_id, self.group_of, self.report = instance, run_id, group_of, report
+        self.finished = threading.Event()
+        self.cursor: str | None = None
+
+    def run(self) -> None:
+        while not self.finished.wait(POLL_SECONDS):
+            self.drain()
+        self.drain()
+
+    def drain(self) -> None:
+        if not self.instance.has_run(self.run_id):
+            return
+        connection = self.instance.get_records_for_run(
+            self.run_id,
+            cursor=self.cursor,
+            of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.ASSET_MATERIALIZATION},
+        )
+        self.cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            step = event.step_key or ""
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                asset = event.asset_key.to_user_string() if event.asset_key else None
+                self.report(ProgressEvent(step, asset, self.group_of.get(asset or "")))
+            else:
+                self.report(ProgressEvent(step))
+
+
+def run_pipeline(
+    definitions: dg.Definitions,
+    *,
+    force: bool = False,
+    on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+) -> RunSummary:
+    """Run `training_data_pipeline` to the end and summarise it; never raises on a failed step."""
+    job = definitions.resolve_job_def(training_data_pipeline.name)
+    group_of = {a: s.group for s in pipeline_stages(definitions) for a in s.assets}
+    run_id = str(uuid.uuid4())
+    started = time.perf_counter()
+    with _instance() as (instance, recorded), _forced(force):
+        logs = Path(instance.root_directory if recorded else tempfile.gettempdir()) / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_file = logs / f"octorec-run-{run_id}.log"
+        watcher = _Watcher(instance, run_id, group_of, on_progress)
+        watcher.start()
+        try:
+            with log_file.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                result = job.execute_in_process(
+                    run_config=QUIET_CONSOLE,
+                    instance=instance,
+                    run_id=run_id,
+                    raise_on_error=False,
+                    tags={
+                        "octorec/launched_by": "octorec run",
+                        "octorec/force": str(force).lower(),
+                    },
+                )
+        finally:
+            watcher.finished.set()
+            watcher.join()
+        summary = RunSummary(
+            run_id, result.success, time.perf_counter() - started, recorded, log_file
+        )
+        _read_outcomes(instance.all_logs(run_id), group_of, summary)
+    return summary
+
+
+def _read_outcomes(
+    entries: Sequence[EventLogEntry], group_of: dict[str, str], summary: RunSummary
+) -> None:
+    starts: dict[str, float] = {}
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        step = event.step_key or ""
+        kind = event.event_type
+        if kind == dg.DagsterEventType.STEP_START:
+            starts[step] = entry.timestamp
+        elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            summary.step_seconds[step] = entry.timestamp - starts.get(step, entry.timestamp)
+            if kind == dg.DagsterEventType.STEP_FAILURE and summary.failure is None:
+                error = event.step_failure_data.error
+                message = error.message.strip().splitlines()[0] if error else "failed"
+                summary.failure = f"{step}: {message}"
+        elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
+            asset = event.asset_key.to_user_string()
+            metadata = event.materialization.metadata
+            rows = metadata.get("dagster/row_count")
+            summary.assets.append(
+                AssetOutcome(
+                    asset=asset,
+                    group=group_of.get(asset, ""),
+                    rows=int(rows.value) if rows is not None else None,  # type: ignore[arg-type]
+                    unchanged="unchanged_since_run" in metadata,
+                )
+            )

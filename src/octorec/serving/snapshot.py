@@ -1,0 +1,247 @@
+"""The stored results held in memory, ready to answer requests without touching the database.
+
+A snapshot is read once from the warehouse (recommendations, projects, hybrid embeddings) and
+replaced as a whole when a newer run has stored results, so a request always sees one run.
+Reading through the snapshot also means nothing a client sends ever reaches SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from octorec import constants as c
+from octorec.results import (
+    RECOMMENDATION_COLUMNS,
+    ProjectSummary,
+    ProjectVectors,
+    UnknownProjectError,
+    UnknownUserError,
+    close_matches,
+    last_run,
+    load_project_vectors,
+    project_summaries,
+    search_logins,
+)
+from octorec.warehouse import Warehouse, WarehouseError
+
+logger = logging.getLogger(__name__)
+
+COMPONENT_COLUMNS = {
+    "semantic": "semantic_similarity",
+    "category": "category_similarity",
+    "tech_stack": "tech_stack_similarity",
+    "popularity": "popularity_similarity",
+    "collaborative": "collaborative_similarity",
+}
+
+
+def project_payload(summary: ProjectSummary | None, full_name: str) -> dict[str, Any]:
+    """A project as the API returns it (a name alone when it was not prepared)."""
+    if summary is None:
+        return {
+            "full_name": full_name,
+            "description": None,
+            "language": None,
+            "stars": None,
+            "topics": [],
+            "url": f"https://github.com/{full_name}",
+        }
+    return {
+        "full_name": summary.full_name,
+        "description": summary.description,
+        "language": summary.language,
+        "stars": summary.stars,
+        "topics": summary.topics,
+        "url": summary.url,
+    }
+
+
+@dataclass(frozen=True)
+class ResultsSnapshot:
+    """One run's stored results, indexed for lookups by login and repository."""
+
+    run_id: str | None
+    finished_at: datetime | None
+    logins: list[str]
+    recommendations: dict[str, list[dict[str, Any]]]
+    """Lower-case login → JSON-ready recommendations, best first."""
+    weights: dict[str, dict[str, float]]
+    """Lower-case login → the weights their scores were made with."""
+    projects: dict[str, ProjectSummary]
+    vectors: ProjectVectors
+    login_names: dict[str, str] = field(default_factory=dict)
+    """Lower-case login → the login as stored."""
+
+    @classmethod
+    def empty(cls) -> ResultsSnapshot:
+        """Before the first run: nothing to serve."""
+        vectors = ProjectVectors([], np.zeros((0, 1), np.float32), [], [])
+        return cls(None, None, [], {}, {}, {}, vectors)
+
+    @classmethod
+    def load(cls, warehouse: Warehouse) -> ResultsSnapshot:
+        """Read the current results; an empty snapshot when the pipeline has not stored any."""
+        try:
+            run = last_run(warehouse)
+        except WarehouseError:
+            return cls.empty()
+        projects = project_summaries(warehouse)
+        rows = warehouse.query(
+            f"SELECT {RECOMMENDATION_COLUMNS} FROM {c.USER_PROJECT_SIMILARITIES} "
+            "ORDER BY user_login, rank"
+        ).to_pylist()
+        by_login: dict[str, list[dict[str, Any]]] = {}
+        logins: dict[str, str] = {}
+        weights: dict[str, dict[str, float]] = {}
+        for row in rows:
+            login = row["user_login"]
+            logins[login.lower()] = login
+            weights[login.lower()] = {k: row[f"{k}_weight"] for k in COMPONENT_COLUMNS}
+            name = row["project_full_name"]
+            by_login.setdefault(login.lower(), []).append(
+                {
+                    "rank": row["rank"],
+                    "project": project_payload(projects.get(name.lower()), name),
+                    "score": row["score"],
+                    "components": {k: row[v] for k, v in COMPONENT_COLUMNS.items()},
+                    "matched_categories": list(row["matched_categories"] or []),
+                    "matched_tech_stack": list(row["matched_tech_stack"] or []),
+                    "similar_known_project": row["similar_known_project"],
+                    "reason": row["reason"],
+                }
+            )
+        return cls(
+            run_id=run[0] if run else None,
+            finished_at=run[1] if run else None,
+            logins=sorted(logins.values(), key=str.lower),
+            recommendations=by_login,
+            weights=weights,
+            projects=projects,
+            vectors=load_project_vectors(warehouse),
+            login_names=logins,
+        )
+
+    def recommendations_of(self, login: str, limit: int) -> list[dict[str, Any]]:
+        """A user's recommendations, best first; `UnknownUserError` with close matches."""
+        found = self.recommendations.get(login.lower())
+        if found is None:
+            raise UnknownUserError(
+                f"no recommendations stored for {login!r}", close_matches(login, self.logins)
+            )
+        return found[:limit]
+
+    def login(self, login: str) -> str:
+        """The login as stored (the one asked for may differ in case)."""
+        found = self.login_names.get(login.lower())
+        if found is None:
+            raise UnknownUserError(
+                f"no recommendations stored for {login!r}", close_matches(login, self.logins)
+            )
+        return found
+
+    def search(self, query: str, limit: int) -> list[dict[str, Any]]:
+        """Logins containing `query`, with their number of recommendations."""
+        return [
+            {"login": login, "recommendations": len(self.recommendations[login.lower()])}
+            for login in search_logins(self.logins, query, limit)
+        ]
+
+    def project(self, full_name: str) -> dict[str, Any]:
+        """A project's summary; `UnknownProjectError` with close matches."""
+        summary = self.projects.get(full_name.lower())
+        if summary is None:
+            names = [p.full_name for p in self.projects.values()]
+            raise UnknownProjectError(
+                f"no project stored as {full_name!r}", close_matches(full_name, names)
+            )
+        return {
+            **project_payload(summary, summary.full_name),
+            "categories": summary.categories,
+            "tech_stack": summary.tech_stack,
+        }
+
+    def similar(self, full_name: str, limit: int) -> list[dict[str, Any]]:
+        """The projects most like `full_name`, from the stored hybrid embeddings."""
+        return [
+            {
+                "project": project_payload(self.projects.get(s.full_name.lower()), s.full_name),
+                "similarity": s.similarity,
+                "shared_categories": s.shared_categories,
+                "shared_tech_stack": s.shared_tech_stack,
+            }
+            for s in self.vectors.similar(full_name, limit)
+        ]
+
+
+class SnapshotHolder:
+    """The snapshot requests read, replaced when the warehouse holds a newer run.
+
+    `refresh` compares the stored run with the held one and reloads only on a change; a
+    warehouse that cannot be read (busy with a run, down) keeps the held snapshot. `start`
+    refreshes every `interval` seconds in a daemon thread.
+    """
+
+    def __init__(
+        self,
+        open_warehouse: Callable[[], AbstractContextManager[Warehouse]],
+        interval: float,
+    ) -> None:
+        self._open = open_warehouse
+        self.interval = interval
+        self.current = ResultsSnapshot.empty()
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> bool:
+        """Load the stored results if they changed; True when the snapshot was replaced."""
+        try:
+            with self._open() as warehouse:
+                try:
+                    run = last_run(warehouse)
+                except WarehouseError:
+                    run = None
+                if run is not None and run[0] == self.current.run_id:
+                    self.last_error = None
+                    return False
+                started = time.perf_counter()
+                snapshot = ResultsSnapshot.load(warehouse)
+        except WarehouseError as error:
+            self.last_error = str(error)
+            logger.warning("kept the results of run %s: %s", self.current.run_id, error)
+            return False
+        self.current, self.last_error = snapshot, None
+        logger.info(
+            "serving run %s: %d users, %d projects (loaded in %.2f s)",
+            snapshot.run_id,
+            len(snapshot.logins),
+            len(snapshot.projects),
+            time.perf_counter() - started,
+        )
+        return True
+
+    def start(self) -> None:
+        """Refresh now, then every `interval` seconds until `stop`."""
+        self.refresh()
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._loop, name="snapshot-refresh", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.refresh()
+
+    def stop(self) -> None:
+        """End the refresh thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,345 @@
+// The octorec page: find a developer, show their recommendations, and projects like a project.
+// Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>), so the server needs none.
+// Everything the API returns is written with textContent and DOM calls, never parsed as HTML.
+
+const COMPONENTS = [
+  ["semantic", "Semantic"],
+  ["category", "Category"],
+  ["tech_stack", "Tech stack"],
+  ["popularity", "Popularity"],
+  ["collaborative", "Collaborative"],
+];
+const LOGIN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/;
+const QUERY = /^[A-Za-z0-9-]{0,39}$/;
+const REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+const LOGIN_RULE = "Logins contain only letters, digits and hyphens.";
+const SEARCH_DELAY_MS = 200;
+const RECOMMENDATION_LIMIT = 10;
+const SIMILAR_LIMIT = 10;
+const USER_LIMIT = 12;
+const SCORE_TOLERANCE = 0.005;
+
+const $ = (id) => document.getElementById(id);
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+const whole = new Intl.NumberFormat("en");
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** An element: `class`, `text` and `style` (an object) are special, other props are attributes. */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key === "style") Object.assign(node.style, value);
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+const hidden = (text) => el("span", { class: "visually-hidden", text });
+const userHash = (login) => `#/users/${encodeURIComponent(login)}`;
+const projectPath = (fullName) => fullName.split("/").map(encodeURIComponent).join("/");
+const projectHash = (fullName) => `#/projects/${projectPath(fullName)}`;
+
+/** The project's GitHub address, or one built from its name when the API's is not https. */
+function githubUrl(project) {
+  const url = String(project.url ?? "");
+  return url.startsWith("https://") ? url : `https://github.com/${project.full_name}`;
+}
+
+class ApiError extends Error {
+  constructor(message, body = null) {
+    super(message);
+    this.closeMatches = Array.isArray(body?.close_matches) ? body.close_matches : [];
+  }
+}
+
+/** GET a JSON route; an `ApiError` carrying the server's message when it answers with an error. */
+async function getJSON(path, signal) {
+  let response;
+  try {
+    response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(`Could not reach the octorec server (${error.message}).`);
+  }
+  const body = await response.json().catch(() => null);
+  if (response.ok) return body;
+  let detail = `The server answered ${response.status} ${response.statusText}.`;
+  if (typeof body?.detail === "string") detail = body.detail;
+  else if (Array.isArray(body?.detail)) detail = body.detail.map((d) => d.msg).join("; ");
+  throw new ApiError(detail, body);
+}
+
+/** Fill the alert region: an error and, for an unknown name, links to its close matches. */
+function showMessage(text, matches = [], hashOf = userHash) {
+  const box = $("message");
+  box.replaceChildren();
+  if (!text) return;
+  box.append(el("p", { text }));
+  if (matches.length) {
+    const links = matches.map((name) => el("li", {}, el("a", { href: hashOf(name) }, name)));
+    const list = el("ul", { class: "inline-list" }, ...links);
+    box.append(el("div", { class: "close-matches" }, "Close matches:", list));
+  }
+}
+
+function setView(title, summary) {
+  $("view-title").textContent = title;
+  $("view-summary").replaceChildren(summary);
+  document.title = `${title} · octorec`;
+}
+
+function showResults(heading, cards) {
+  $("results-title").textContent = heading;
+  $("results-title").hidden = false;
+  $("results").replaceChildren(...cards.map((card) => el("li", {}, card)));
+}
+
+function facts(project) {
+  const items = [];
+  if (project.language) {
+    items.push(el("li", { class: "language" }, hidden("Language: "), project.language));
+  }
+  if (project.stars !== null && project.stars !== undefined) {
+    const stars = el("li", { class: "stars", title: `${whole.format(project.stars)} stars` });
+    stars.append(el("span", { "aria-hidden": "true", text: "★ " }));
+    stars.append(`${compact.format(project.stars)} stars`);
+    items.push(stars);
+  }
+  return el("ul", { class: "facts" }, ...items);
+}
+
+/** A project card: its name linking to GitHub, description, facts, `body`, a project page link. */
+function card(project, body, badge = null) {
+  const name = project.full_name;
+  const github = el("a", { href: githubUrl(project), rel: "noopener", class: "github" }, name);
+  const page = el("a", { href: projectHash(name), class: "project-link" }, "Similar projects");
+  page.append(hidden(` to ${name}`));
+  return el(
+    "article",
+    { class: "card", "data-project": name },
+    el("header", { class: "card-head" }, el("h4", {}, github), badge),
+    el("p", { class: "description", text: project.description || "No description." }),
+    facts(project),
+    ...body,
+    el("p", { class: "card-foot" }, page),
+  );
+}
+
+/** Each component's weighted contribution to a score, leaving out those that add nothing. */
+function contributions(weights, components) {
+  return COMPONENTS.map(([key, label]) => ({
+    key,
+    label,
+    value: (weights[key] ?? 0) * (components[key] ?? 0),
+  })).filter((part) => part.value > 0);
+}
+
+/** The score, a stacked bar of each contribution's share of it, and a legend of the parts. */
+function scoreBar(score, parts) {
+  const total = parts.reduce((sum, part) => sum + part.value, 0);
+  const text = parts.map((part) => `${part.label} ${part.value.toFixed(2)}`).join(", ");
+  const label = `Score ${score.toFixed(2)}, weighted contributions: ${text || "none"}`;
+  const bar = el("div", { class: "bar", role: "img", "aria-label": label });
+  const legend = el("ul", { class: "breakdown", "aria-hidden": "true" });
+  for (const part of parts) {
+    const share = (100 * part.value) / total;
+    const title = `${part.label}: ${part.value.toFixed(3)} (${share.toFixed(0)}% of the score)`;
+    const style = { width: `${share}%` };
+    const segment = { class: `segment ${part.key}`, "data-component": part.key, title, style };
+    bar.append(el("span", segment));
+    const swatch = el("span", { class: `swatch ${part.key}` });
+    legend.append(el("li", {}, swatch, `${part.label} ${part.value.toFixed(2)}`));
+  }
+  const value = el("strong", { text: score.toFixed(2) });
+  return [el("p", { class: "score" }, "Score ", value), bar, legend];
+}
+
+function recommendationCard(item, weights) {
+  const badge = el("span", { class: "rank", title: `Rank ${item.rank}` }, `#${item.rank}`);
+  const parts = contributions(weights, item.components);
+  const reason = el("p", { class: "reason", text: item.reason });
+  return card(item.project, [...scoreBar(item.score, parts), reason], badge);
+}
+
+function similarCard(item) {
+  const width = `${100 * Math.max(0, Math.min(1, item.similarity))}%`;
+  const value = item.similarity.toFixed(2);
+  const body = [
+    el("p", { class: "score" }, "Similarity ", el("strong", { text: value })),
+    el(
+      "div",
+      { class: "bar", role: "img", "aria-label": `Similarity ${value}` },
+      el("span", { class: "segment semantic", style: { width } }),
+    ),
+  ];
+  const shared = [...item.shared_categories, ...item.shared_tech_stack];
+  if (shared.length) body.push(el("p", { class: "shared", text: `Shares ${shared.join(", ")}.` }));
+  return card(item.project, body);
+}
+
+/** A term and its values as tags, for the project page; nothing when there are no values. */
+function tags(term, values) {
+  if (!values?.length) return [];
+  const list = el("ul", { class: "tags" }, ...values.map((v) => el("li", { text: v })));
+  return [el("dt", { text: term }), el("dd", {}, list)];
+}
+
+/** How the scores are made, or a warning when the reported weights do not add up to them. */
+function explain(weights, items) {
+  const used = COMPONENTS.filter(([key]) => weights[key] > 0);
+  const formula = used.map(([key, label]) => `${weights[key]} × ${label.toLowerCase()}`);
+  const sum = (item) => contributions(weights, item.components).reduce((s, p) => s + p.value, 0);
+  if (items.some((item) => Math.abs(sum(item) - item.score) > SCORE_TOLERANCE)) {
+    // The API reports the weights each user was scored with (cold start, popularity only);
+    // results stored by an older version may lack them.
+    return "These scores were made with other weights than the service reports, "
+      + "so the bars show the reported weights' shares only.";
+  }
+  return `Score = ${formula.join(" + ")}; the bar shows each part's share.`;
+}
+
+async function showUser(login, signal) {
+  setView(`Recommendations for ${login}`, "Loading recommendations…");
+  if (!LOGIN.test(login)) throw new ApiError(`"${login}" is not a GitHub login. ${LOGIN_RULE}`);
+  const path = `/users/${encodeURIComponent(login)}/recommendations`;
+  const data = await getJSON(`${path}?limit=${RECOMMENDATION_LIMIT}`, signal);
+  const items = data.recommendations;
+  const summary = items.length
+    ? `${plural(items.length, "project", "projects")}, best first. ${explain(data.weights, items)}`
+    : "No projects are recommended to this developer yet.";
+  setView(`Recommendations for ${data.login}`, summary);
+  showResults("Recommended projects", items.map((item) => recommendationCard(item, data.weights)));
+}
+
+async function showProject(owner, repo, signal) {
+  setView(`${owner}/${repo}`, "Loading similar projects…");
+  if (!LOGIN.test(owner) || !REPOSITORY.test(repo)) {
+    throw new ApiError(`"${owner}/${repo}" is not a repository name.`);
+  }
+  const path = `/projects/${projectPath(`${owner}/${repo}`)}/similar`;
+  const data = await getJSON(`${path}?limit=${SIMILAR_LIMIT}`, signal);
+  const project = data.project;
+  setView(project.full_name, el("a", { href: githubUrl(project), rel: "noopener" }, "On GitHub"));
+  const terms = [
+    ...tags("Categories", project.categories),
+    ...tags("Tech stack", project.tech_stack),
+    ...tags("Topics", project.topics),
+  ];
+  const detail = $("project-detail");
+  detail.replaceChildren(
+    el("p", { class: "description", text: project.description || "No description." }),
+    facts(project),
+    el("dl", { class: "terms" }, ...terms),
+  );
+  detail.hidden = false;
+  const heading = data.similar.length ? "Similar projects" : "No similar projects found";
+  showResults(heading, data.similar.map(similarCard));
+}
+
+function showHome(problem) {
+  const hint = "Search for a developer above, or pick one from the list, "
+    + "to see the projects recommended to them and why.";
+  setView("Find projects for a developer", hint);
+  if (problem) showMessage(problem);
+}
+
+let routing = null;
+
+/** Render the view the hash names; a newer navigation cancels the requests of an older one. */
+async function route({ focus = false } = {}) {
+  routing?.abort();
+  routing = new AbortController();
+  const { signal } = routing;
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    parts = ["?"]; // a malformed escape: treated as an unknown page
+  }
+  showMessage("");
+  $("project-detail").hidden = true;
+  $("results-title").hidden = true;
+  $("results").replaceChildren();
+  $("view").setAttribute("aria-busy", "true");
+  try {
+    if (parts[0] === "users" && parts.length === 2) await showUser(parts[1], signal);
+    else if (parts[0] === "projects" && parts.length === 3) {
+      await showProject(parts[1], parts[2], signal);
+    } else showHome(parts.length ? "There is no such page; search for a developer instead." : "");
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    $("view-summary").textContent = "Nothing to show.";
+    const hashOf = parts[0] === "projects" ? projectHash : userHash;
+    showMessage(error.message, error.closeMatches ?? [], hashOf);
+  } finally {
+    if (!signal.aborted) $("view").setAttribute("aria-busy", "false");
+  }
+  if (focus && !signal.aborted) $("view-title").focus();
+}
+
+// The search: debounced look-ups fill the datalist and a list of links to the matching logins.
+let searchTimer = 0;
+let searching = null;
+
+async function searchUsers() {
+  const query = $("user-search").value.trim();
+  const status = $("search-status");
+  if (!QUERY.test(query)) {
+    status.textContent = LOGIN_RULE;
+    return;
+  }
+  searching?.abort();
+  searching = new AbortController();
+  try {
+    const path = `/users?query=${encodeURIComponent(query)}&limit=${USER_LIMIT}`;
+    const { users } = await getJSON(path, searching.signal);
+    $("user-options").replaceChildren(...users.map((u) => el("option", { value: u.login })));
+    const links = users.map((u) => el("li", {}, el("a", { href: userHash(u.login) }, u.login)));
+    $("user-matches").replaceChildren(...links);
+    if (!users.length) status.textContent = `No developer matches "${query}".`;
+    else if (!query) status.textContent = "Developers with recommendations:";
+    else {
+      const matching = plural(users.length, "developer matches", "developers match");
+      status.textContent = `${matching} "${query}":`;
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") status.textContent = error.message;
+  }
+}
+
+function go(hash) {
+  if (location.hash === hash) route({ focus: true });
+  else location.hash = hash;
+}
+
+$("user-search").addEventListener("input", (event) => {
+  clearTimeout(searchTimer);
+  const value = event.target.value.trim();
+  // Picking a datalist entry replaces the whole value: open that developer straight away.
+  const picked = !(event instanceof InputEvent) || event.inputType === "insertReplacementText";
+  if (picked && [...$("user-options").options].some((o) => o.value === value)) go(userHash(value));
+  searchTimer = setTimeout(searchUsers, SEARCH_DELAY_MS);
+});
+
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const login = $("user-search").value.trim();
+  if (LOGIN.test(login)) go(userHash(login));
+  else $("search-status").textContent = login ? LOGIN_RULE : "Type a login first.";
+});
+
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("view-title").focus();
+});
+
+window.addEventListener("hashchange", () => {
+  if (!location.hash || location.hash.startsWith("#/")) route({ focus: true });
+});
+
+route();
+searchUsers();

@@ -1,0 +1,220 @@
+"""The web page in a real browser: headless Chromium, driven by Selenium, over `octorec serve`.
+
+The known answers are the API's own: the page must show the same projects, in the same order,
+as the JSON routes it reads, and the score bars must split each score as the weights say.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+pytestmark = pytest.mark.slow
+
+USER = "dkadev"
+USER_QUERY = "dka"
+UNKNOWN_USER = "nobody-here-xyz"
+COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative")
+PAGE_LIMIT = 10  # the page asks for this many recommendations and similar projects
+MAX_CARDS = 5  # RECOMMENDATION_TOP_N's default: the pipeline stores five per user
+WAIT_SECONDS = 20.0
+SHARE_TOLERANCE = 0.03  # a segment's width as a share of its bar, against the weights' answer
+MIN_SCREENSHOT_BYTES = 20_000
+CHROMIUM_ARGUMENTS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
+INSTALL_HINT = "install them with `apt-get install chromium chromium-driver`"
+
+
+def _executable(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture
+def driver() -> Iterator[WebDriver]:
+    """Headless Chromium with the system's chromedriver (Selenium Manager never runs: offline)."""
+    chromium = _executable("chromium", "chromium-browser")
+    chromedriver = _executable("chromedriver")
+    if chromium is None or chromedriver is None:
+        pytest.fail(
+            f"chromium ({chromium}) or chromedriver ({chromedriver}) not found; {INSTALL_HINT}"
+        )
+    options = Options()
+    options.binary_location = chromium
+    for argument in CHROMIUM_ARGUMENTS:
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=Service(chromedriver))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def _api(url: str) -> Any:
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200, f"{url}: HTTP {response.status_code} {response.text[:500]}"
+    return response.json()
+
+
+def _cards(driver: WebDriver) -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, "#results .card")
+
+
+def _wait_for_cards(driver: WebDriver, names: list[str]) -> list[WebElement]:
+    """Wait until the page has finished loading and shows exactly `names` as cards, in order."""
+
+    def shown(d: WebDriver) -> bool:
+        busy = d.find_element(By.ID, "view").get_attribute("aria-busy")
+        return busy == "false" and [c.get_attribute("data-project") for c in _cards(d)] == names
+
+    try:
+        WebDriverWait(driver, WAIT_SECONDS).until(shown)
+    except Exception as error:
+        found = [c.get_attribute("data-project") for c in _cards(driver)]
+        alert = driver.find_element(By.ID, "message").text
+        raise AssertionError(
+            f"expected cards {names}, page shows {found}; alert: {alert!r}"
+        ) from error
+    return _cards(driver)
+
+
+def _text(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _save_screenshot(driver: WebDriver, directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    assert driver.save_screenshot(str(path)), f"Chromium did not write {path}"
+    return path
+
+
+def test_searching_a_user_shows_their_recommendations(
+    live_server: str, driver: WebDriver, tmp_path: Path
+) -> None:
+    answer = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    expected = answer["recommendations"]
+    names = [item["project"]["full_name"] for item in expected]
+    assert 1 <= len(names) <= MAX_CARDS, f"the API returned {len(names)} recommendations"
+
+    driver.get(f"{live_server}/")
+    search = driver.find_element(By.ID, "user-search")
+    label = driver.find_element(By.CSS_SELECTOR, "label[for='user-search']")
+    assert label.text and search.get_attribute("type") == "search"
+    search.send_keys(USER_QUERY)
+    match = WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: next(
+            (a for a in d.find_elements(By.CSS_SELECTOR, "#user-matches a") if a.text == USER), None
+        )
+    )
+    options = driver.find_elements(By.CSS_SELECTOR, "#user-options option")
+    assert USER in [option.get_attribute("value") for option in options]
+    match.click()
+
+    cards = _wait_for_cards(driver, names)
+    assert driver.current_url.endswith(f"#/users/{USER}")
+    assert USER in driver.find_element(By.ID, "view-title").text
+    weights = answer["weights"]
+    for card, item in zip(cards, expected, strict=True):
+        full_name = item["project"]["full_name"]
+        assert card.tag_name == "article"
+        github = card.find_element(By.CSS_SELECTOR, "h4 a.github")
+        assert github.text == full_name
+        assert github.get_attribute("href") == f"https://github.com/{full_name}"
+        assert "noopener" in (github.get_attribute("rel") or "")
+        score = card.find_element(By.CSS_SELECTOR, ".score strong").text
+        assert score == f"{item['score']:.2f}"
+        assert _text(card.find_element(By.CSS_SELECTOR, ".reason").text) == _text(item["reason"])
+        assert card.find_element(By.CSS_SELECTOR, "a.project-link").is_displayed()
+
+        bar = card.find_element(By.CSS_SELECTOR, ".bar[role='img']")
+        assert (bar.get_attribute("aria-label") or "").startswith(f"Score {score}")
+        parts = {c: weights[c] * item["components"][c] for c in COMPONENTS}
+        parts = {c: value for c, value in parts.items() if value > 0}
+        segments = bar.find_elements(By.CSS_SELECTOR, ".segment")
+        assert [s.get_attribute("data-component") for s in segments] == list(parts)
+        total = sum(parts.values())
+        for segment, value in zip(segments, parts.values(), strict=True):
+            share = segment.rect["width"] / bar.rect["width"]
+            assert share == pytest.approx(value / total, abs=SHARE_TOLERANCE), full_name
+
+    shots = [_save_screenshot(driver, tmp_path, "recommendations.png")]
+    if directory := os.environ.get("OCTOREC_SCREENSHOT_DIR"):
+        shots.append(_save_screenshot(driver, Path(directory), "recommendations.png"))
+    for shot in shots:
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+        assert shot.stat().st_size > MIN_SCREENSHOT_BYTES, shot
+
+
+def test_a_card_opens_the_project_page_with_similar_projects(
+    live_server: str, driver: WebDriver, tmp_path: Path
+) -> None:
+    recommended = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    user_names = [item["project"]["full_name"] for item in recommended["recommendations"]]
+    driver.get(f"{live_server}/#/users/{USER}")
+    card = _wait_for_cards(driver, user_names)[0]
+    full_name = card.get_attribute("data-project")
+    card.find_element(By.CSS_SELECTOR, "a.project-link").click()
+
+    answer = _api(f"{live_server}/projects/{full_name}/similar?limit={PAGE_LIMIT}")
+    similar = [item["project"]["full_name"] for item in answer["similar"]]
+    assert similar, f"the API found nothing similar to {full_name}"
+    cards = _wait_for_cards(driver, similar)
+    assert driver.current_url.endswith(f"#/projects/{full_name}")
+    assert driver.find_element(By.ID, "view-title").text == answer["project"]["full_name"]
+    for card, item in zip(cards, answer["similar"], strict=True):
+        assert card.find_element(By.CSS_SELECTOR, ".score strong").text == (
+            f"{item['similarity']:.2f}"
+        )
+    if directory := os.environ.get("OCTOREC_SCREENSHOT_DIR"):
+        _save_screenshot(driver, Path(directory), "similar.png")
+
+    driver.back()
+    _wait_for_cards(driver, user_names)
+    driver.forward()
+    _wait_for_cards(driver, similar)
+
+
+@pytest.mark.parametrize(("login", "close_match"), [(UNKNOWN_USER, None), (f"{USER}x", USER)])
+def test_an_unknown_user_shows_the_message_and_close_matches(
+    live_server: str, driver: WebDriver, login: str, close_match: str | None
+) -> None:
+    response = httpx.get(f"{live_server}/users/{login}/recommendations", timeout=30)
+    assert response.status_code == 404
+    answer = response.json()
+    if close_match is not None:
+        assert close_match in answer["close_matches"]
+
+    driver.get(f"{live_server}/#/users/{login}")
+    alert = driver.find_element(By.CSS_SELECTOR, "[role='alert']")
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda _: alert.text)
+    assert answer["detail"] in alert.text
+    links = alert.find_elements(By.TAG_NAME, "a")
+    assert [a.text for a in links] == answer["close_matches"]
+    assert [a.get_attribute("href") for a in links] == [
+        f"{live_server}/#/users/{name}" for name in answer["close_matches"]
+    ]
+    assert _cards(driver) == []
+    assert driver.find_element(By.ID, "view").get_attribute("aria-busy") == "false"
