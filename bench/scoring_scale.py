@@ -2,7 +2,7 @@
 
 Each size runs in its own process (so peak memory is its own): the synthetic world of
 `scale_world.py` is built, then the top 5 per user are kept, once exact (every user × every
-project, in memory-bounded blocks) and once in ANN mode (usearch candidates, rescored exactly).
+project, in memory-bounded blocks) and once in ANN mode (faiss IVF candidates, rescored exactly).
 Reported per size and mode: seconds to fit the scorer (the item-item model, shared by both
 modes), to build the index (ANN), to score, their total (the world's construction excluded),
 peak resident memory of the process, and for ANN the recall@5 against exact in the same run and

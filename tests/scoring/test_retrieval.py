@@ -59,3 +59,31 @@ def test_ann_mode_finds_nearly_every_exact_recommendation_and_scores_it_the_same
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert not scorer.users.known[ann.user_index, ann.project_index].any()
     assert scorer.eligible[ann.project_index].all()
+
+
+def test_the_index_returns_the_best_inner_products_when_every_cell_is_probed(
+    monkeypatch,
+) -> None:
+    import octorec.scoring.retrieval as retrieval
+
+    users, projects = synthetic_world(40, 3000, seed=3)
+    scorer = Scorer(users, projects)
+    monkeypatch.setattr(retrieval, "PROJECTS_PER_LIST", 30)  # one cell per 30 eligible
+    monkeypatch.setattr(retrieval, "PROBES", 100)
+    index = retrieval.CandidateIndex(scorer, WEIGHTS)
+    assert index.index.nlist > 50 and index.index.nprobe == index.index.nlist
+    who = np.arange(40)
+    found = index.search(scorer, who, 10)
+    eligible = np.nonzero(scorer.eligible)[0]
+    products = retrieval.query_vectors(scorer, who, WEIGHTS) @ (
+        retrieval.project_vectors(scorer, WEIGHTS)[eligible].T
+    )
+    # The same best values (which of several tied projects is returned may differ).
+    column = {project: i for i, project in enumerate(eligible.tolist())}
+    got = np.take_along_axis(products, np.vectorize(column.get)(found), axis=1)
+    want = -np.sort(-products, axis=1)[:, :10]
+    np.testing.assert_allclose(-np.sort(-got, axis=1), want, atol=1e-5)
+
+    monkeypatch.setattr(retrieval, "PROBES", 3)  # approximate: still eligible projects only
+    few = retrieval.CandidateIndex(scorer, WEIGHTS).search(scorer, who, 10)
+    assert np.isin(few[few >= 0], eligible).all()
