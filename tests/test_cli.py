@@ -142,7 +142,12 @@ def test_run_draws_a_bar_per_stage_and_summarises(after_run) -> None:
         ("ml_embeddings", 3),
         ("ml_similarities", 2),
     ):
-        assert f"{stage:<16}: 100%" in err and f"{assets}/{assets}" in err
+        finished = [
+            line
+            for line in err.replace("\r", "\n").splitlines()
+            if line.startswith(f"{stage:<16}: 100%")
+        ]
+        assert finished and f"| {assets}/{assets} [" in finished[-1], (stage, finished)
     lines = out.splitlines()
     assert lines[0].split() == ["asset", "group", "rows", "note"]
     assert {line.split()[0] for line in lines[1:-2]} == JOB_ASSETS

@@ -52,7 +52,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
         print(json.dumps([dataclasses.asdict(r) for r in recommendations], indent=2))
     else:
-        print(f"{args.login}:\n{_table(recommendations)}")
+        print(f"{recommendations[0].user_login}:\n{_table(recommendations)}")
     return 0
 
 
@@ -71,6 +71,7 @@ def _similar(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from octorec.definitions import defs
+    from octorec.pipeline_run import dagster_home
     from octorec.status import pipeline_status
 
     with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
@@ -90,9 +91,8 @@ def _status(args: argparse.Namespace) -> int:
             for table, rows in status.stored_rows.items()
         )
         print(f"{status.asset:<31} {status.group:<16} {when:<24} {reported:>8}  {stored or '-'}")
-    runs = {s.run_id for s in statuses if s.run_id}
-    if not runs:
-        print("\nno materialisation recorded here (DAGSTER_HOME unset or no run yet)")
+    if not any(s.run_id for s in statuses):
+        print(f"\nno materialisation recorded in {dagster_home()} yet (octorec run, make demo)")
     return 0
 
 
@@ -144,11 +144,10 @@ def _run_summary(summary: RunSummary) -> str:
         note = "unchanged: not rebuilt" if outcome.unchanged else ""
         lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {note}")
     state = "succeeded" if summary.success else f"FAILED at {summary.failure}"
-    kept = "" if summary.recorded else " (not recorded: set DAGSTER_HOME to keep runs)"
     lines.append(f"steps' output (dbt): {summary.log_file}")
     lines.append(
         f"run {summary.run_id} {state} in {summary.seconds:.1f} s: "
-        f"{len(summary.assets)} assets materialised{kept}"
+        f"{len(summary.assets)} assets materialised (recorded in {summary.dagster_home})"
     )
     return "\n".join(lines)
 

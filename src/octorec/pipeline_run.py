@@ -6,13 +6,17 @@ starts and each asset materialised, so the command line can draw a progress bar 
 (asset group). `force` sets `OCTOREC_FORCE` for the run: dbt steps rebuild and every text is
 embedded again. What the steps print (dbt's own log lines) goes to a log file beside the
 instance, named in the summary, so the terminal shows the progress bars only.
+
+Unlike the domain modules, this one drives Dagster itself: the command line's `run` is a
+Dagster run (recorded, visible in the UI, with the same resources and checks), not a second
+way of executing the pipeline. Runs are kept in `DAGSTER_HOME`, by default `.dagster/` in the
+working directory as `make demo` and `make dev` use it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -64,8 +68,8 @@ class RunSummary:
     run_id: str
     success: bool
     seconds: float
-    recorded: bool
-    """Whether the run is kept in a Dagster instance (`DAGSTER_HOME`) the UI can show."""
+    dagster_home: Path
+    """The Dagster instance the run is recorded in (the UI shows it)."""
     log_file: Path | None = None
     """Where the steps' printed output (dbt's log lines) was written."""
     assets: list[AssetOutcome] = field(default_factory=list)
@@ -74,22 +78,40 @@ class RunSummary:
 
 
 def pipeline_stages(definitions: dg.Definitions) -> list[Stage]:
-    """The job's stages: its asset groups in pipeline order, each with its assets by name."""
+    """The job's stages: its asset groups in pipeline order, each with its assets in the order
+    they run (upstream first)."""
+    group_of = {
+        spec.key: spec.group_name
+        for spec in definitions.resolve_all_asset_specs()
+        if spec.group_name in PIPELINE_GROUPS
+    }
     by_group: dict[str, list[str]] = {group: [] for group in PIPELINE_GROUPS}
-    for spec in definitions.resolve_all_asset_specs():
-        if spec.group_name in by_group:
-            by_group[spec.group_name].append(spec.key.to_user_string())
-    return [Stage(group, tuple(sorted(assets))) for group, assets in by_group.items()]
+    for key in definitions.resolve_asset_graph().toposorted_asset_keys:
+        if key in group_of:
+            by_group[group_of[key]].append(key.to_user_string())
+    return [Stage(group, tuple(assets)) for group, assets in by_group.items()]
+
+
+def dagster_home() -> Path:
+    """`DAGSTER_HOME`, or `.dagster/` in the working directory (made, with telemetry off, and
+    set for this process) as the Makefile uses it."""
+    configured = os.environ.get("DAGSTER_HOME")
+    if configured:
+        return Path(configured)
+    home = Path(".dagster").resolve()
+    home.mkdir(exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
 
 
 @contextmanager
-def _instance() -> Iterator[tuple[dg.DagsterInstance, bool]]:
-    if os.environ.get("DAGSTER_HOME"):
-        with dg.DagsterInstance.get() as instance:
-            yield instance, True
-    else:
-        with dg.DagsterInstance.ephemeral() as instance:
-            yield instance, False
+def _instance() -> Iterator[dg.DagsterInstance]:
+    dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        yield instance
 
 
 @contextmanager
@@ -159,8 +181,8 @@ def run_pipeline(
     group_of = {a: s.group for s in pipeline_stages(definitions) for a in s.assets}
     run_id = str(uuid.uuid4())
     started = time.perf_counter()
-    with _instance() as (instance, recorded), _forced(force):
-        logs = Path(instance.root_directory if recorded else tempfile.gettempdir()) / "logs"
+    with _instance() as instance, _forced(force):
+        logs = Path(instance.root_directory) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_file = logs / f"octorec-run-{run_id}.log"
         watcher = _Watcher(instance, run_id, group_of, on_progress)
@@ -181,7 +203,11 @@ def run_pipeline(
             watcher.finished.set()
             watcher.join()
         summary = RunSummary(
-            run_id, result.success, time.perf_counter() - started, recorded, log_file
+            run_id,
+            result.success,
+            time.perf_counter() - started,
+            Path(instance.root_directory),
+            log_file,
         )
         _read_outcomes(instance.all_logs(run_id), group_of, summary)
     return summary

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 
 from octorec import constants as c
-from octorec.warehouse import Warehouse
+from octorec.warehouse import Warehouse, WarehouseError, matrix_from_arrow
 
 CLOSE_MATCHES = 3
 
@@ -150,6 +150,23 @@ def last_run(warehouse: Warehouse) -> tuple[str, datetime] | None:
     return (str(rows[0]["run_id"]), rows[0]["computed_at"]) if rows else None
 
 
+def results_marker(warehouse: Warehouse) -> tuple[object, ...] | None:
+    """What identifies the stored results a reader holds: the run and time of the stored
+    recommendations and of the project embeddings (rematerialised on their own, they change
+    what "similar" answers). None before the pipeline stored any."""
+    try:
+        recommendations = warehouse.query(
+            f"SELECT max(run_id) AS run_id, max(computed_at) AS at, count(*) AS n "
+            f"FROM {c.USER_PROJECT_SIMILARITIES}"
+        ).to_pylist()[0]
+        projects = warehouse.query(
+            f"SELECT max(computed_at) AS at, count(*) AS n FROM {c.PROJECT_HYBRID_EMBEDDINGS}"
+        ).to_pylist()[0]
+    except WarehouseError:
+        return None
+    return (*recommendations.values(), *projects.values())
+
+
 def project_summaries(warehouse: Warehouse) -> dict[str, ProjectSummary]:
     """Every prepared project, keyed by its lower-case full name."""
     rows = warehouse.query(
@@ -204,7 +221,12 @@ class ProjectVectors:
         count = min(limit, len(self.names) - 1)
         if count <= 0:
             return []
-        order = np.lexsort((np.asarray(self.names, dtype=object), -cosines))[:count]
+        # A partial sort finds the cut-off; everything tied with it joins the final sort, so
+        # ties go to the name that sorts first without ordering the whole catalogue.
+        kth = np.partition(cosines, len(cosines) - count)[len(cosines) - count]
+        near = np.nonzero(cosines >= kth)[0]
+        names = np.asarray([self.names[i] for i in near.tolist()], dtype=object)
+        order = near[np.lexsort((names, -cosines[near]))][:count]
         mine_categories, mine_tech = set(self.categories[me]), set(self.tech_stack[me])
         return [
             SimilarProject(
@@ -223,10 +245,9 @@ def load_project_vectors(warehouse: Warehouse) -> ProjectVectors:
         "SELECT project_full_name, embedding, categories, tech_stack "
         f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} ORDER BY project_full_name"
     )
-    embeddings = table.column("embedding").to_pylist()
-    vectors = (
-        np.asarray(embeddings, dtype=np.float32) if embeddings else np.zeros((0, 1), np.float32)
-    )
+    column = table.column("embedding")
+    dimensions = len(column[0]) if len(column) else 1
+    vectors = matrix_from_arrow(column, dimensions)
     return ProjectVectors(
         table.column("project_full_name").to_pylist(),
         vectors,

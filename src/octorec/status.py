@@ -1,20 +1,20 @@
 """What the pipeline last did: each asset's last materialisation and its table's rows now.
 
 The materialisations come from the Dagster instance of `DAGSTER_HOME` (the one `make demo`,
-`octorec run` and the UI share); the row counts are read from the warehouse itself, so the
-two can be compared (an asset materialised elsewhere shows a different count).
+`octorec run` and the UI share; `.dagster/` by default); the row counts are read from the
+warehouse itself, so the two can be compared (an asset materialised elsewhere shows a different
+count). It reads Dagster's own records, so unlike the domain modules it imports dagster.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from octorec import constants as c
-from octorec.pipeline_run import pipeline_stages
+from octorec.pipeline_run import dagster_home, pipeline_stages
 from octorec.warehouse import Warehouse, WarehouseError
 
 TABLES_OF_ASSET = {
@@ -54,15 +54,14 @@ def _stored_rows(warehouse: Warehouse, tables: tuple[str, ...]) -> dict[str, int
 
 def pipeline_status(definitions: dg.Definitions, warehouse: Warehouse) -> list[AssetStatus]:
     """Every asset of the job, in stage order."""
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    dagster_home()
+    instance = dg.DagsterInstance.get()
     result = []
     try:
         for stage in pipeline_stages(definitions):
             for asset in stage.assets:
-                event = (
-                    instance.get_latest_materialization_event(dg.AssetKey.from_user_string(asset))
-                    if instance is not None
-                    else None
+                event = instance.get_latest_materialization_event(
+                    dg.AssetKey.from_user_string(asset)
                 )
                 reported = None
                 if event is not None and event.asset_materialization is not None:
@@ -81,6 +80,5 @@ def pipeline_status(definitions: dg.Definitions, warehouse: Warehouse) -> list[A
                     )
                 )
     finally:
-        if instance is not None:
-            instance.dispose()
+        instance.dispose()
     return result

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from octorec.constants import USER_PROJECT_SIMILARITIES
-from octorec.serving.api import create_app
+from octorec.serving.api import Health, Recommendations, SimilarProjects, Users, create_app
 from octorec.settings import load_settings
 from octorec.warehouse import open_warehouse
 
@@ -189,7 +189,7 @@ def test_an_unknown_project_is_404_with_close_matches(client: TestClient) -> Non
 
 
 def test_health_reports_the_last_run(client: TestClient) -> None:
-    body = client.get("/health").json()
+    body = Health.model_validate(client.get("/health").json()).model_dump()
     assert body["status"] == "ok" and body["database"] == "reachable"
     assert body["last_run_id"] == "run-1" == body["serving_run_id"]
     assert body["last_run_at"].startswith("2026-11-01T12:00:00")
@@ -245,3 +245,112 @@ def test_the_live_server_serves_the_stored_pipeline_result(
     assert health["status"] == "ok" and health["last_run_id"] == body["run_id"]
     page = httpx.get(f"{live_server}/")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_answers_follow_the_documented_response_models(client: TestClient) -> None:
+    Recommendations.model_validate(client.get("/users/alice/recommendations").json())
+    SimilarProjects.model_validate(client.get("/projects/torch/vision/similar").json())
+    Users.model_validate(client.get("/users", params={"query": "a"}).json())
+
+
+def test_health_reports_a_busy_database_and_keeps_serving(client: TestClient, stored: Path) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(30)",
+            str(stored),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        body = client.get("/health").json()
+        assert body["status"] == "ok" and body["database"].startswith("busy")
+        assert body["serving_run_id"] == "run-1"
+        snapshots = client.app.state.snapshots
+        assert snapshots.refresh() is False  # waits, gives up, keeps what it serves
+        assert "in use by another process" in snapshots.last_error
+        assert client.get("/users/alice/recommendations").status_code == 200
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_empty_warehouse_is_loaded_once_not_at_every_refresh(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_warehouse(database):
+        pass  # the tables exist, empty
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    with TestClient(create_app(load_settings(), refresh_seconds=0)) as client:
+        snapshots = client.app.state.snapshots
+        assert snapshots.current.run_id is None and snapshots.refresh() is False
+        assert client.get("/health").json()["last_run_id"] is None
+
+
+def test_results_from_an_older_version_say_to_run_again(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from octorec.cli import main
+
+    with duckdb.connect(str(database)) as connection:
+        connection.execute(
+            "CREATE TABLE user_project_similarities (user_login VARCHAR, rank INTEGER)"
+        )
+        connection.execute("INSERT INTO user_project_similarities VALUES ('alice', 1)")
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    assert main(["recommend", "alice"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run the pipeline again" in err
+
+
+def test_the_api_reads_postgresql_the_same_way(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import psycopg
+
+    rows = [_recommendation("Alice", 1, "torch/vision", 0.9)]
+    with open_warehouse(postgres_url) as warehouse:
+        warehouse.replace(USER_PROJECT_SIMILARITIES, pa.Table.from_pylist(rows))
+        warehouse.replace(
+            "project_hybrid_embeddings",
+            pa.Table.from_pylist(
+                [
+                    {
+                        "project_full_name": name,
+                        "categories": PROJECTS[name][1],
+                        "tech_stack": PROJECTS[name][2],
+                        "popularity": 0.5,
+                        "embedding": PROJECTS[name][0],
+                        "run_id": "run-1",
+                        "computed_at": datetime(2026, 11, 1, tzinfo=UTC),
+                    }
+                    for name in PROJECTS
+                ]
+            ),
+        )
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE dbt_project_enriched_data (full_name text, description text, "
+            "language text, stars bigint, topics text[], categories text[], tech_stack text[])"
+        )
+        for name, (_, categories, tech_stack, stars) in PROJECTS.items():
+            connection.execute(
+                "INSERT INTO dbt_project_enriched_data VALUES (%s, %s, 'Python', %s, %s, %s, %s)",
+                [name, f"about {name}", stars, ["t"], categories, tech_stack],
+            )
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    with TestClient(create_app(load_settings(), refresh_seconds=0)) as client:
+        body = client.get("/users/alice/recommendations").json()
+        assert body["recommendations"][0]["project"]["stars"] == 900
+        assert body["weights"] == {name: 0.2 for name in COMPONENTS}
+        similar = client.get("/projects/torch/vision/similar", params={"limit": 1}).json()
+        assert similar["similar"][0]["project"]["full_name"] == "torch/audio"
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["last_run_id"] == "run-1"

@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 BAR_WIDTH = 30
 
 
@@ -27,20 +29,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def histogram_markdown(values: Sequence[float], edges: Sequence[float]) -> str:
     """Counts of `values` in the bins `[edges[i], edges[i+1])` (the last bin closed), as a
     Markdown table with a text bar per bin; values outside the edges are counted as such."""
-    counts = [0] * (len(edges) - 1)
-    outside = 0
-    for value in values:
-        for i in range(len(counts)):
-            last = i == len(counts) - 1
-            if edges[i] <= value < edges[i + 1] or (last and value == edges[i + 1]):
-                counts[i] += 1
-                break
-        else:
-            outside += 1
-    peak = max(counts, default=0) or 1
-    rows = [
-        [f"{edges[i]:.1f}–{edges[i + 1]:.1f}", count, "█" * round(BAR_WIDTH * count / peak)]
-        for i, count in enumerate(counts)
+    array = np.asarray(values, dtype=np.float64)
+    counts, _ = np.histogram(array, bins=np.asarray(edges, dtype=np.float64))
+    outside = int(np.count_nonzero((array < edges[0]) | (array > edges[-1])))
+    peak = int(counts.max(initial=0)) or 1
+    rows: list[list[Any]] = [
+        [f"{edges[i]:.1f}–{edges[i + 1]:.1f}", int(count), "█" * round(BAR_WIDTH * count / peak)]
+        for i, count in enumerate(counts.tolist())
     ]
     if outside:
         rows.append(["outside", outside, ""])

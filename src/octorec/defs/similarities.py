@@ -1,16 +1,17 @@
 """Assets of the `ml_similarities` group: scoring users against projects and storing the best."""
 
 import dagster as dg
+import pyarrow.compute as pc
 
 from octorec import constants as c
 from octorec.defs.metadata import histogram_markdown, markdown_table
 from octorec.defs.resources import OctorecResource
+from octorec.scoring.similarity import COMPONENTS
 from octorec.scoring.store import SimilaritySummary, score_and_store
 
 GROUP = "ml_similarities"
 SAMPLE_ROWS = 15
 SCORE_EDGES = [i / 10 for i in range(11)]
-COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative")
 
 
 @dg.asset(
@@ -90,19 +91,14 @@ def user_project_similarities(
 def _coverage(summary: SimilaritySummary, top_n: int) -> str:
     """Who got recommendations, how much of the catalogue they reach, the mean components."""
     table = summary.table
-    per_user: dict[str, int] = {}
-    for login in table.column("user_login").to_pylist():
-        per_user[login] = per_user.get(login, 0) + 1
+    per_user = pc.value_counts(table.column("user_login")).field("counts")
+    full = int(pc.sum(pc.equal(per_user, top_n)).as_py() or 0)
     counts = [
         ("users with recommendations", summary.users_with_recommendations, summary.users),
-        (
-            f"users with a full top {top_n}",
-            sum(n == top_n for n in per_user.values()),
-            summary.users,
-        ),
+        (f"users with a full top {top_n}", full, summary.users),
         (
             "distinct projects recommended",
-            len(set(table.column("project_full_name").to_pylist())),
+            len(pc.unique(table.column("project_full_name"))),
             summary.projects,
         ),
     ]
@@ -111,8 +107,7 @@ def _coverage(summary: SimilaritySummary, top_n: int) -> str:
         for name, count, of in counts
     ]
     for name in COMPONENTS:
-        values = table.column(f"{name}_similarity").to_pylist()
-        mean = sum(values) / len(values) if values else 0.0
+        mean = pc.mean(table.column(f"{name}_similarity")).as_py() or 0.0
         rows.append([f"mean {name} component (unweighted)", f"{mean:.3f}", ""])
     return markdown_table(["", "value", "share"], rows)
 

@@ -19,11 +19,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from threadpoolctl import threadpool_limits
 
 from octorec.results import UnknownNameError, last_run
 from octorec.serving.snapshot import SnapshotHolder
 from octorec.settings import Settings
-from octorec.warehouse import WarehouseError, open_warehouse
+from octorec.warehouse import WarehouseBusyError, WarehouseError, open_warehouse
 
 STATIC = Path(__file__).with_name("static")
 
@@ -111,6 +112,8 @@ class Health(BaseModel):
     last_run_id: str | None
     last_run_at: str | None
     serving_run_id: str | None
+    refresh_error: str | None
+    """Why the last look for newer results failed (the previous ones are still served)."""
 
 
 class NotFound(BaseModel):
@@ -130,9 +133,12 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        holder.start()
-        yield
-        holder.stop()
+        # Requests are a fraction of a millisecond of NumPy each: BLAS threads spinning up for
+        # them (and contending when requests overlap) cost far more than they save.
+        with threadpool_limits(1, "blas"):
+            holder.start()
+            yield
+            holder.stop()
 
     app = FastAPI(
         title="octorec",
@@ -148,32 +154,31 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Response:
-        """Whether the database can be read, and the last run that stored recommendations."""
+        """Whether the database can be read, the last run that stored recommendations, and the
+        run being served. A database busy with a pipeline run is reported, not a failure: the
+        last snapshot is still served."""
         serving = holder.current.run_id
+        body: dict[str, Any] = {
+            "status": "ok",
+            "database": "reachable",
+            "last_run_id": None,
+            "last_run_at": None,
+            "serving_run_id": serving,
+            "refresh_error": holder.last_error,
+        }
         try:
-            with open_warehouse(location, read_only=True) as warehouse:
+            with open_warehouse(location, read_only=True, lock_wait=0) as warehouse:
                 try:
                     run = last_run(warehouse)
                 except WarehouseError:
                     run = None  # reachable, but the pipeline has not stored results yet
+        except WarehouseBusyError:
+            return _json(body | {"database": "busy: a pipeline run is writing to it"})
         except WarehouseError as error:
-            body = {
-                "status": "unavailable",
-                "database": f"unreachable: {error}",
-                "last_run_id": None,
-                "last_run_at": None,
-                "serving_run_id": serving,
-            }
-            return _json(body, 503)
-        return _json(
-            {
-                "status": "ok",
-                "database": "reachable",
-                "last_run_id": run[0] if run else None,
-                "last_run_at": run[1].isoformat() if run else None,
-                "serving_run_id": serving,
-            }
-        )
+            return _json(body | {"status": "unavailable", "database": f"unreachable: {error}"}, 503)
+        if run is not None:
+            body |= {"last_run_id": run[0], "last_run_at": run[1].isoformat()}
+        return _json(body)
 
     @app.get(
         "/users/{login}/recommendations",

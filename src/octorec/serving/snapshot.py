@@ -29,19 +29,15 @@ from octorec.results import (
     last_run,
     load_project_vectors,
     project_summaries,
+    results_marker,
     search_logins,
 )
+from octorec.scoring.similarity import COMPONENTS
 from octorec.warehouse import Warehouse, WarehouseError
 
 logger = logging.getLogger(__name__)
 
-COMPONENT_COLUMNS = {
-    "semantic": "semantic_similarity",
-    "category": "category_similarity",
-    "tech_stack": "tech_stack_similarity",
-    "popularity": "popularity_similarity",
-    "collaborative": "collaborative_similarity",
-}
+COMPONENT_COLUMNS = {name: f"{name}_similarity" for name in COMPONENTS}
 
 
 def project_payload(summary: ProjectSummary | None, full_name: str) -> dict[str, Any]:
@@ -183,11 +179,12 @@ class ResultsSnapshot:
 
 
 class SnapshotHolder:
-    """The snapshot requests read, replaced when the warehouse holds a newer run.
+    """The snapshot requests read, replaced when the warehouse holds newer results.
 
-    `refresh` compares the stored run with the held one and reloads only on a change; a
-    warehouse that cannot be read (busy with a run, down) keeps the held snapshot. `start`
-    refreshes every `interval` seconds in a daemon thread.
+    `refresh` compares the stored results' marker (`results_marker`) with the held one and
+    reloads only on a change; a warehouse that cannot be read (busy with a run, down) keeps the
+    held snapshot and records why in `last_error`. `start` refreshes every `interval` seconds
+    in a daemon thread that survives any error.
     """
 
     def __init__(
@@ -199,6 +196,8 @@ class SnapshotHolder:
         self.interval = interval
         self.current = ResultsSnapshot.empty()
         self.last_error: str | None = None
+        self._marker: tuple[object, ...] | None = None
+        self._loaded = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -206,11 +205,8 @@ class SnapshotHolder:
         """Load the stored results if they changed; True when the snapshot was replaced."""
         try:
             with self._open() as warehouse:
-                try:
-                    run = last_run(warehouse)
-                except WarehouseError:
-                    run = None
-                if run is not None and run[0] == self.current.run_id:
+                marker = results_marker(warehouse)
+                if self._loaded and marker == self._marker:
                     self.last_error = None
                     return False
                 started = time.perf_counter()
@@ -219,7 +215,7 @@ class SnapshotHolder:
             self.last_error = str(error)
             logger.warning("kept the results of run %s: %s", self.current.run_id, error)
             return False
-        self.current, self.last_error = snapshot, None
+        self.current, self._marker, self._loaded, self.last_error = snapshot, marker, True, None
         logger.info(
             "serving run %s: %d users, %d projects (loaded in %.2f s)",
             snapshot.run_id,
@@ -238,7 +234,11 @@ class SnapshotHolder:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as error:  # the thread must outlive any failure
+                self.last_error = f"{type(error).__name__}: {error}"
+                logger.warning("could not refresh the results: %s", self.last_error)
 
     def stop(self) -> None:
         """End the refresh thread."""

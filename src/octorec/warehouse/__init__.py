@@ -3,12 +3,18 @@
 DuckDB is the embedded default; PostgreSQL is selected with `DATABASE_URL`.
 """
 
-from octorec.warehouse.base import Warehouse, WarehouseError, WarehouseUnavailableError
+from octorec.warehouse.base import (
+    Warehouse,
+    WarehouseBusyError,
+    WarehouseError,
+    WarehouseUnavailableError,
+)
 from octorec.warehouse.connect import is_postgres_url, open_warehouse
 from octorec.warehouse.vectors import matrix_from_arrow, vectors_to_arrow
 
 __all__ = [
     "Warehouse",
+    "WarehouseBusyError",
     "WarehouseError",
     "WarehouseUnavailableError",
     "is_postgres_url",

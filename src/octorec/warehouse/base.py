@@ -32,6 +32,10 @@ class WarehouseUnavailableError(WarehouseError):
     """The database server could not be reached right now; trying again later may work."""
 
 
+class WarehouseBusyError(WarehouseUnavailableError):
+    """Another process holds the embedded database file (a pipeline run writing to it)."""
+
+
 def checked(identifier: str) -> str:
     """The identifier itself, if it is a plain (optionally schema-qualified) SQL name."""
     if not _IDENTIFIER.match(identifier):

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from octorec.warehouse.base import Warehouse, WarehouseError
+from octorec.warehouse.base import Warehouse, WarehouseBusyError, WarehouseError
 
 
 class DuckDBWarehouse(Warehouse):
@@ -36,6 +36,12 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(
                 f"{first_line} in {self.path}: materialise the upstream assets first, for "
                 "example with `dagster job execute -j training_data_pipeline`"
+            ) from None
+        except duckdb.BinderException as error:
+            first_line = str(error).splitlines()[0]
+            raise WarehouseError(
+                f"{first_line} in {self.path}: the table was written by an older octorec; run "
+                "the pipeline again (`octorec run`) to rebuild it"
             ) from None
 
     @contextmanager
@@ -79,9 +85,15 @@ def open_duckdb(
         try:
             connection = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as error:
-            if "lock" in str(error).lower() and time.monotonic() + pause < deadline:
+            locked = "lock" in str(error).lower()
+            if locked and time.monotonic() + pause < deadline:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
                 continue
+            if locked:
+                raise WarehouseBusyError(
+                    f"the DuckDB database {path} is in use by another process (a pipeline run "
+                    f"writing to it?); waited {lock_wait:.0f} s"
+                ) from None
             raise WarehouseError(f"cannot open the DuckDB database {path}: {error}") from None
         return DuckDBWarehouse(connection, path)

@@ -81,6 +81,11 @@ class PostgresWarehouse(Warehouse):
                 f"{str(error).splitlines()[0]} in {self.location}: materialise the upstream "
                 "assets first, for example with `dagster job execute -j training_data_pipeline`"
             ) from None
+        except psycopg.errors.UndefinedColumn as error:
+            raise WarehouseError(
+                f"{str(error).splitlines()[0]} in {self.location}: the table was written by an "
+                "older octorec; run the pipeline again (`octorec run`) to rebuild it"
+            ) from None
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         return pa.table({name: list(values) for name, values in zip(names, columns, strict=True)})
 

@@ -1,0 +1,35 @@
+"""The stored rows explain themselves: each carries the weights its score was made with."""
+
+import numpy as np
+import pytest
+
+from octorec.scoring.similarity import COMPONENTS, recommend
+from octorec.scoring.store import weights_used
+from octorec.settings import ContentWeights, ScoringWeights
+
+from .synthetic import synthetic_world
+
+WEIGHTS = ScoringWeights(
+    semantic=0.4, category=0.1, tech_stack=0.2, popularity=0.05, collaborative=0.4
+)
+COLD = ContentWeights().as_scoring_weights()
+
+
+def test_weights_used_follow_the_scorers_rules_for_every_kind_of_user() -> None:
+    knows_nothing = np.array([False, True, True])
+    without_signal = np.array([False, False, True])
+    used = weights_used(WEIGHTS, COLD, knows_nothing, without_signal)
+    assert used[0].tolist() == pytest.approx([getattr(WEIGHTS, n) for n in COMPONENTS])
+    assert used[1].tolist() == pytest.approx([getattr(COLD, n) for n in COMPONENTS])
+    assert used[2].tolist() == [1.0 if n == "popularity" else 0.0 for n in COMPONENTS]
+
+
+def test_every_kept_score_is_the_weighted_sum_of_its_components_with_those_weights() -> None:
+    users, projects = synthetic_world(60, 400, seed=4)
+    result = recommend(users, projects, WEIGHTS, 5, 0.0, cold_start_weights=COLD)
+    used = weights_used(WEIGHTS, COLD, users.knows_nothing(), users.without_signal())
+    kinds = {0, 1} & set(result.user_index.tolist())  # the synthetic cold and no-signal users
+    assert kinds == {0, 1}
+    components = np.column_stack([getattr(result, n) for n in COMPONENTS])
+    recomputed = (used[result.user_index] * components).sum(axis=1)
+    np.testing.assert_allclose(result.score, recomputed, atol=1e-5)
