@@ -49,7 +49,7 @@ def stored(monkeypatch: pytest.MonkeyPatch, database: Path) -> Path:
 def test_recommend_prints_a_users_table(stored: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", "ALICE"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "ALICE:"
+    assert lines[0] == "alice:"  # the login as stored, whatever case was asked for
     assert "a/first" in lines[2] and "0.900" in lines[2] and "ai-ml, Python" in lines[2]
     assert "a/second" in lines[3]
 
