@@ -28,7 +28,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import EventLogEntry
 
-from octorec.defs.jobs import PIPELINE_GROUPS, training_data_pipeline
+from octorec.defs.jobs import PIPELINE_GROUPS, PIPELINE_JOB
 
 POLL_SECONDS = 0.2
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -78,12 +78,13 @@ class RunSummary:
 
 
 def pipeline_stages(definitions: dg.Definitions) -> list[Stage]:
-    """The job's stages: its asset groups in pipeline order, each with its assets in the order
-    they run (upstream first)."""
+    """The job's stages: its asset groups in pipeline order, each with the job's assets in the
+    order they run (upstream first)."""
+    in_job = definitions.resolve_job_def(PIPELINE_JOB).asset_layer.selected_asset_keys
     group_of = {
         spec.key: spec.group_name
         for spec in definitions.resolve_all_asset_specs()
-        if spec.group_name in PIPELINE_GROUPS
+        if spec.group_name in PIPELINE_GROUPS and spec.key in in_job
     }
     by_group: dict[str, list[str]] = {group: [] for group in PIPELINE_GROUPS}
     for key in definitions.resolve_asset_graph().toposorted_asset_keys:
@@ -177,7 +178,7 @@ def run_pipeline(
     on_progress: Callable[[ProgressEvent], None] = lambda event: None,
 ) -> RunSummary:
     """Run `training_data_pipeline` to the end and summarise it; never raises on a failed step."""
-    job = definitions.resolve_job_def(training_data_pipeline.name)
+    job = definitions.resolve_job_def(PIPELINE_JOB)
     group_of = {a: s.group for s in pipeline_stages(definitions) for a in s.assets}
     run_id = str(uuid.uuid4())
     started = time.perf_counter()

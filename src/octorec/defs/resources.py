@@ -33,9 +33,12 @@ class OctorecResource(dg.ConfigurableResource):
         """Take the warehouse's run lock: one run at a time writes to a warehouse.
 
         With the job's in-process executor the lock spans the whole run; a second run waits
-        (saying so in its log) and stops after `OCTOREC_RUN_LOCK_TIMEOUT` seconds.
+        (saying so in its log) and stops after `OCTOREC_RUN_LOCK_TIMEOUT` seconds. A run of one
+        shard (a partition) shares the lock with the other shards' runs.
         """
         settings = self.settings()
+        run = context.dagster_run
+        one_shard = run is not None and "dagster/partition" in run.tags
         stack = ExitStack()
         try:
             stack.enter_context(
@@ -43,6 +46,7 @@ class OctorecResource(dg.ConfigurableResource):
                     settings.warehouse_location,
                     settings.run_lock_timeout_seconds,
                     log=context.log or logging.getLogger(__name__),
+                    shared=one_shard,
                 )
             )
         except WarehouseError as error:

@@ -1,5 +1,7 @@
 """Assets of the `ml_similarities` group: scoring users against projects and storing the best."""
 
+from typing import Any
+
 import dagster as dg
 import pyarrow.compute as pc
 
@@ -7,85 +9,130 @@ from octorec import constants as c
 from octorec.defs.metadata import histogram_markdown, markdown_table
 from octorec.defs.resources import OctorecResource
 from octorec.scoring.similarity import COMPONENTS
-from octorec.scoring.store import SimilaritySummary, score_and_store
+from octorec.scoring.store import SimilaritySummary, score_and_store, score_shard_and_stage
+from octorec.settings import Settings
+from octorec.sharding import configured_shards, shard_keys
 
 GROUP = "ml_similarities"
 SAMPLE_ROWS = 15
 SCORE_EDGES = [i / 10 for i in range(11)]
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=[c.DBT_USER_PROJECT_SIMILARITIES, "project_hybrid_embeddings"],
-    kinds={"numpy", "duckdb"},
-)
-def user_project_similarities(
-    context: dg.AssetExecutionContext, octorec: OctorecResource
-) -> dg.MaterializeResult:
-    """Scores every user against every project, keeps the top N above the threshold, stores them.
+def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
+    """The scoring asset; with `shards` above 1, partitioned by user shard."""
+    partitions = dg.StaticPartitionsDefinition(shard_keys(shards)) if shards > 1 else None
 
-    Each row keeps its five components, the categories and tech stack that matched, the user's
-    most similar known project and a one-line reason, so every recommendation can be explained.
-    The previous result is replaced in one transaction.
-    """
+    @dg.asset(
+        name=c.USER_PROJECT_SIMILARITIES,
+        group_name=GROUP,
+        deps=[c.DBT_USER_PROJECT_SIMILARITIES, "project_hybrid_embeddings"],
+        kinds={"numpy", "duckdb"},
+        partitions_def=partitions,
+        # A shard that fails (a lost connection, a killed worker) is retried on its own.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=10) if partitions else None,
+    )
+    def user_project_similarities(
+        context: dg.AssetExecutionContext, octorec: OctorecResource
+    ) -> dg.MaterializeResult:
+        """Scores every user against every project, keeps the top N above the threshold,
+        stores them.
+
+        Each row keeps its five components, the weights, the categories and tech stack that
+        matched, the user's most similar known project and a one-line reason, so every
+        recommendation can be explained. The previous result is replaced in one transaction.
+        Partitioned by user shard (`OCTOREC_SHARDS`), each partition scores its users and
+        stages their rows; the shard that completes a generation publishes the whole table.
+        """
+        settings = octorec.settings()
+        if context.has_partition_key:
+            return _score_shard(context, octorec, int(context.partition_key))
+        with octorec.warehouse() as warehouse:
+            summary = score_and_store(warehouse, settings, context.run_id)
+        context.log.info(
+            f"{summary.recommendations} recommendations for "
+            f"{summary.users_with_recommendations} of {summary.users} users over "
+            f"{summary.projects} projects in {summary.seconds:.2f} s"
+        )
+        return dg.MaterializeResult(metadata=_metadata(summary, settings))
+
+    return user_project_similarities
+
+
+def _score_shard(
+    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int
+) -> dg.MaterializeResult:
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
-        summary = score_and_store(warehouse, settings, context.run_id)
+        done = score_shard_and_stage(warehouse, settings, context.run_id, shard)
+    summary = done.scored
     context.log.info(
-        f"{summary.recommendations} recommendations for {summary.users_with_recommendations} of "
-        f"{summary.users} users over {summary.projects} projects in {summary.seconds:.2f} s"
+        f"shard {shard} of {done.shards}: {summary.recommendations} recommendations for "
+        f"{summary.users_with_recommendations} of {summary.users} users in "
+        f"{summary.seconds:.2f} s; {done.outcome.shards_done} of {done.shards} shards done"
+        + ("; published user_project_similarities" if done.outcome.published else "")
     )
+    return dg.MaterializeResult(
+        metadata={
+            **_metadata(summary, settings),
+            "shard": shard,
+            "shards": done.shards,
+            "shards_done": done.outcome.shards_done,
+            "published": done.outcome.published,
+            "generation": done.generation,
+        }
+    )
+
+
+def _metadata(summary: SimilaritySummary, settings: Settings) -> dict[str, Any]:
     table = summary.table
     scores = table.column("score").to_pylist()
     sample = table.slice(0, SAMPLE_ROWS).to_pylist()
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": summary.recommendations,
-            "score_distribution": dg.MetadataValue.md(histogram_markdown(scores, SCORE_EDGES)),
-            "coverage": dg.MetadataValue.md(_coverage(summary, settings.top_n)),
-            "users": summary.users,
-            "users_with_recommendations": summary.users_with_recommendations,
-            "projects": summary.projects,
-            "mean_score": round(sum(scores) / len(scores), 4) if scores else 0.0,
-            "weights": settings.weights.model_dump(),
-            "content_weights": settings.content_weights.model_dump(),
-            "scorer": settings.scorer.model_dump(),
-            "top_n": settings.top_n,
-            "min_similarity": settings.min_similarity,
-            "seconds": round(summary.seconds, 3),
-            "sample": dg.MetadataValue.md(
-                markdown_table(
+    return {
+        "dagster/row_count": summary.recommendations,
+        "score_distribution": dg.MetadataValue.md(histogram_markdown(scores, SCORE_EDGES)),
+        "coverage": dg.MetadataValue.md(_coverage(summary, settings.top_n)),
+        "users": summary.users,
+        "users_with_recommendations": summary.users_with_recommendations,
+        "projects": summary.projects,
+        "mean_score": round(sum(scores) / len(scores), 4) if scores else 0.0,
+        "weights": settings.weights.model_dump(),
+        "content_weights": settings.content_weights.model_dump(),
+        "scorer": settings.scorer.model_dump(),
+        "top_n": settings.top_n,
+        "min_similarity": settings.min_similarity,
+        "seconds": round(summary.seconds, 3),
+        "sample": dg.MetadataValue.md(
+            markdown_table(
+                [
+                    "user",
+                    "rank",
+                    "project",
+                    "score",
+                    "semantic",
+                    "category",
+                    "tech",
+                    "pop",
+                    "collab",
+                    "reason",
+                ],
+                [
                     [
-                        "user",
-                        "rank",
-                        "project",
-                        "score",
-                        "semantic",
-                        "category",
-                        "tech",
-                        "pop",
-                        "collab",
-                        "reason",
-                    ],
-                    [
-                        [
-                            r["user_login"],
-                            r["rank"],
-                            r["project_full_name"],
-                            r["score"],
-                            r["semantic_similarity"],
-                            r["category_similarity"],
-                            r["tech_stack_similarity"],
-                            r["popularity_similarity"],
-                            r["collaborative_similarity"],
-                            r["reason"],
-                        ]
-                        for r in sample
-                    ],
-                )
-            ),
-        }
-    )
+                        r["user_login"],
+                        r["rank"],
+                        r["project_full_name"],
+                        r["score"],
+                        r["semantic_similarity"],
+                        r["category_similarity"],
+                        r["tech_stack_similarity"],
+                        r["popularity_similarity"],
+                        r["collaborative_similarity"],
+                        r["reason"],
+                    ]
+                    for r in sample
+                ],
+            )
+        ),
+    }
 
 
 def _coverage(summary: SimilaritySummary, top_n: int) -> str:
@@ -113,5 +160,5 @@ def _coverage(summary: SimilaritySummary, top_n: int) -> str:
 
 
 def defs() -> dg.Definitions:
-    """The scoring asset."""
-    return dg.Definitions(assets=[user_project_similarities])
+    """The scoring asset, partitioned by user shard when `OCTOREC_SHARDS` is above 1."""
+    return dg.Definitions(assets=[_user_project_similarities(configured_shards())])

@@ -82,6 +82,17 @@ class UserFeatures:
         )
         return knows_nothing & no_vector & no_labels
 
+    def rows(self, selected: np.ndarray) -> UserFeatures:
+        """The users where `selected` (a boolean mask) is true, in the same order."""
+        index = np.nonzero(selected)[0]
+        return UserFeatures(
+            logins=[self.logins[i] for i in index.tolist()],
+            semantic=self.semantic[index],
+            categories=[self.categories[i] for i in index.tolist()],
+            tech_stack=[self.tech_stack[i] for i in index.tolist()],
+            known=self.known[index],
+        )
+
 
 @dataclass(frozen=True)
 class Recommendations:
@@ -200,13 +211,16 @@ class Scorer:
         settings: ScorerSettings | None = None,
         *,
         with_collaborative: bool = True,
+        fit_on: sp.csr_matrix | None = None,
     ) -> None:
         self.settings = settings or ScorerSettings()
         self.users = users
         self.projects = projects
+        # The item-item model learns from everyone's interactions (`fit_on`), also when only
+        # some users are scored here (one shard): every shard then scores with the same model.
         self.item_item = (
             fit_item_item(
-                users.known,
+                users.known if fit_on is None else fit_on,
                 self.settings.collaborative_regularization,
                 self.settings.collaborative_max_items,
                 self.settings.collaborative_shrinkage,
@@ -400,6 +414,7 @@ def recommend(
     block_size: int | None = None,
     scorer_settings: ScorerSettings | None = None,
     cold_start_weights: ScoringWeights | None = None,
+    fit_on: sp.csr_matrix | None = None,
 ) -> Recommendations:
     """Score users against projects and keep each user's best `top_n` above `min_score`.
 
@@ -408,10 +423,17 @@ def recommend(
     with the block, never with users × projects; `ann` rescores, with the same formula, only the
     candidates an approximate nearest-neighbour index and the collaborative model propose
     (`octorec.scoring.retrieval`). Users who know no project are scored with
-    `cold_start_weights` when given (see `Scorer.total`).
+    `cold_start_weights` when given (see `Scorer.total`). `fit_on` is the interaction matrix
+    the item-item model learns from when it is not these users' own (scoring one shard).
     """
     started = time.perf_counter()
-    scorer = Scorer(users, projects, scorer_settings, with_collaborative=weights.collaborative > 0)
+    scorer = Scorer(
+        users,
+        projects,
+        scorer_settings,
+        with_collaborative=weights.collaborative > 0,
+        fit_on=fit_on,
+    )
     if scorer.settings.retrieval == Retrieval.ANN:
         from octorec.scoring.retrieval import recommend_from_candidates
 

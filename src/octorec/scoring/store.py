@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from octorec import constants as c
 from octorec.embeddings.hybrid import semantic_part
@@ -24,7 +27,10 @@ from octorec.scoring.similarity import (
     recommend,
 )
 from octorec.settings import ContentWeights, ScoringWeights, Settings
+from octorec.sharding import in_shard
 from octorec.warehouse import Warehouse, matrix_from_arrow
+from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
+from octorec.warehouse.sharded import ShardOutcome, stage_shard
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,81 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
     """Score every user, keep the top N above the threshold, replace the result atomically."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
+    table, summary = _score(users, projects, settings, run_id, fit_on=None, started=started)
+    warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
+    return summary
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """What scoring one user shard produced, and whether it completed the table."""
+
+    shard: int
+    shards: int
+    scored: SimilaritySummary
+    outcome: ShardOutcome
+    generation: str
+
+
+def score_shard_and_stage(
+    warehouse: Warehouse, settings: Settings, run_id: str, shard: int
+) -> ShardSummary:
+    """Score the users of one shard (`octorec.sharding`), stage their rows, and publish
+    `user_project_similarities` if this was the last shard of its generation.
+
+    Every shard fits the item-item model on everyone's interactions, so a shard's rows are
+    exactly the unpartitioned run's rows for its users. The generation is a fingerprint of the
+    inputs and the scoring settings: shards computed from different inputs are never mixed.
+    """
+    started = time.perf_counter()
+    users, projects = load_features(warehouse, settings)
+    mine = users.rows(in_shard(users.logins, shard, settings.shards))
+    table, summary = _score(mine, projects, settings, run_id, fit_on=users.known, started=started)
+    generation = combined_fingerprint(
+        [
+            table_fingerprint(warehouse, c.DBT_USER_PROJECT_SIMILARITIES),
+            table_fingerprint(warehouse, c.PROJECT_HYBRID_EMBEDDINGS),
+            table_fingerprint(warehouse, c.DBT_PROJECT_ENRICHED_DATA),
+            scoring_settings_fingerprint(settings),
+        ]
+    )
+    outcome = stage_shard(
+        warehouse,
+        c.USER_PROJECT_SIMILARITIES,
+        table,
+        shard=shard,
+        shards=settings.shards,
+        generation=generation,
+        run_id=run_id,
+    )
+    return ShardSummary(shard, settings.shards, summary, outcome, generation)
+
+
+def scoring_settings_fingerprint(settings: Settings) -> str:
+    """The settings that change scores (weights, scorer, filters, top N, threshold), hashed."""
+    relevant = settings.model_dump(
+        mode="json",
+        include={
+            "weights",
+            "content_weights",
+            "scorer",
+            "filters",
+            "top_n",
+            "min_similarity",
+            "user_profile_weight",
+        },
+    )
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _score(
+    users: UserFeatures,
+    projects: ProjectFeatures,
+    settings: Settings,
+    run_id: str,
+    fit_on: sp.csr_matrix | None,
+    started: float,
+) -> tuple[pa.Table, SimilaritySummary]:
     result = recommend(
         users,
         projects,
@@ -180,12 +261,12 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
         settings.min_similarity,
         scorer_settings=settings.scorer,
         cold_start_weights=settings.content_weights.as_scoring_weights(),
+        fit_on=fit_on,
     )
     table = recommendations_table(
         result, users, projects, settings.weights, settings.content_weights, run_id
     )
-    warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
-    return SimilaritySummary(
+    summary = SimilaritySummary(
         users=len(users.logins),
         projects=len(projects.names),
         recommendations=len(result),
@@ -193,3 +274,4 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
         seconds=time.perf_counter() - started,
         table=table,
     )
+    return table, summary

@@ -3,6 +3,8 @@
 DuckDB: an exclusive `flock` on `<database>.run-lock` beside the file. PostgreSQL: a
 session-level advisory lock on a connection kept open for the run. A second run waits, saying
 why, and stops with a clear message if the first does not finish within the timeout.
+Runs of one shard each (partitioned assets) take the lock *shared*: shards run side by side,
+and a whole-pipeline run waits for them, as they wait for it.
 """
 
 from __future__ import annotations
@@ -30,17 +32,18 @@ class RunLockTimeoutError(WarehouseError):
 
 @contextmanager
 def exclusive_run(
-    location: str | Path, timeout_seconds: float, log: Any = logger
+    location: str | Path, timeout_seconds: float, log: Any = logger, *, shared: bool = False
 ) -> Iterator[None]:
-    """Hold the warehouse's run lock for the duration of the block.
+    """Hold the warehouse's run lock for the duration of the block (`shared`: along with other
+    shard runs).
 
     `log` receives the "waiting" message (Dagster passes its run logger, so it shows in the run).
     """
     if is_postgres_url(location):
-        with _postgres_lock(str(location), timeout_seconds, log):
+        with _postgres_lock(str(location), timeout_seconds, log, shared):
             yield
     else:
-        with _file_lock(Path(location), timeout_seconds, log):
+        with _file_lock(Path(location), timeout_seconds, log, shared):
             yield
 
 
@@ -65,13 +68,14 @@ def _wait(try_lock: Any, what: str, timeout_seconds: float, log: Any) -> None:
 
 
 @contextmanager
-def _file_lock(database: Path, timeout_seconds: float, log: Any) -> Iterator[None]:
+def _file_lock(database: Path, timeout_seconds: float, log: Any, shared: bool) -> Iterator[None]:
     database.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     with open(f"{database}.run-lock", "a+") as handle:
 
         def try_lock() -> bool:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
             return True
@@ -84,16 +88,15 @@ def _file_lock(database: Path, timeout_seconds: float, log: Any) -> Iterator[Non
 
 
 @contextmanager
-def _postgres_lock(url: str, timeout_seconds: float, log: Any) -> Iterator[None]:
+def _postgres_lock(url: str, timeout_seconds: float, log: Any, shared: bool) -> Iterator[None]:
     from octorec.warehouse.postgres_warehouse import describe_url, open_postgres
 
     warehouse = open_postgres(url)
     connection = warehouse.connection
+    function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
 
     def try_lock() -> bool:
-        row = connection.execute(
-            "SELECT pg_try_advisory_lock(hashtext(%s))", [_ADVISORY_KEY]
-        ).fetchone()
+        row = connection.execute(f"SELECT {function}(hashtext(%s))", [_ADVISORY_KEY]).fetchone()
         return bool(row and row[0])
 
     try:

@@ -133,7 +133,32 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)
     """,
+    c.SHARD_STEPS: """
+        staged_table VARCHAR NOT NULL,
+        generation VARCHAR NOT NULL,
+        shards INTEGER NOT NULL,
+        shard INTEGER NOT NULL,
+        rows_staged BIGINT NOT NULL,
+        run_id VARCHAR NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (staged_table, shard)
+    """,
 }
+
+
+def _staged(columns: str) -> str:
+    """A table's columns without its primary key, plus which shard of which generation."""
+    kept = [line for line in columns.strip().split(",\n") if "PRIMARY KEY" not in line]
+    return ",\n".join(
+        [*kept, "        shard INTEGER NOT NULL", "        generation VARCHAR NOT NULL"]
+    )
+
+
+SHARDED_TABLES: Final = (c.USER_PROJECT_SIMILARITIES,)
+"""Tables written shard by shard (partitioned assets), staged until every shard is done."""
+PIPELINE_TABLES.update(
+    {f"{table}{c.STAGED_SUFFIX}": _staged(PIPELINE_TABLES[table]) for table in SHARDED_TABLES}
+)
 
 CACHES_KEYED_BY: Final[dict[str, str]] = {c.EMBEDDING_CACHE: "backend"}
 """Caches whose primary key gained a column: an older table without it is dropped and rebuilt."""

@@ -1,0 +1,45 @@
+"""Shards: a stable split of users (or projects) by a hash of their name.
+
+`shard_of` must give the same answer on every machine, in every process and for every Python
+version, so it hashes with BLAKE2b (Python's `hash` of a string changes per process). Names are
+compared without case, as GitHub does, so `Alice` and `alice` always land in the same shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def shard_of(name: str, shards: int) -> int:
+    """The shard (0 to `shards` - 1) that `name` belongs to."""
+    if shards < 1:
+        raise ValueError(f"the number of shards must be at least 1, not {shards}")
+    digest = hashlib.blake2b(name.lower().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def in_shard(names: Sequence[str], shard: int, shards: int) -> np.ndarray:
+    """A boolean mask of the names that belong to `shard`."""
+    return np.fromiter((shard_of(n, shards) == shard for n in names), dtype=bool, count=len(names))
+
+
+def shard_keys(shards: int) -> list[str]:
+    """The Dagster partition keys of `shards` shards: "0", "1", ..."""
+    return [str(shard) for shard in range(shards)]
+
+
+def configured_shards() -> int:
+    """`OCTOREC_SHARDS` (default 1), read when the code location loads: Dagster fixes an asset's
+    partitions there, unlike the other settings, which are read when a run starts."""
+    text = os.environ.get("OCTOREC_SHARDS", "1").strip() or "1"
+    try:
+        shards = int(text)
+    except ValueError:
+        shards = 0
+    if shards < 1:
+        raise ValueError(f"OCTOREC_SHARDS must be a whole number of at least 1, not {text!r}")
+    return shards

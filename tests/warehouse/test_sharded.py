@@ -1,0 +1,89 @@
+"""Shard by shard into a staging table; the table itself changes only when every shard is in."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from octorec.constants import USER_PROJECT_SIMILARITIES
+from octorec.warehouse import open_warehouse
+from octorec.warehouse.sharded import stage_shard
+
+
+def _rows(logins: list[str], run: str) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "user_login": login,
+                "project_full_name": f"p/{login}",
+                "rank": 1,
+                "score": 0.5,
+                "semantic_similarity": 0.1,
+                "category_similarity": 0.2,
+                "tech_stack_similarity": 0.3,
+                "popularity_similarity": 0.4,
+                "collaborative_similarity": 0.5,
+                "matched_categories": [],
+                "matched_tech_stack": [],
+                "similar_known_project": None,
+                "reason": "r",
+                "run_id": run,
+                "computed_at": datetime(2026, 11, 1, tzinfo=UTC),
+            }
+            for login in logins
+        ]
+    )
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def location(request: pytest.FixtureRequest, database: Path) -> str | Path:
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else database
+
+
+def _logins(location: str | Path) -> list[str]:
+    with open_warehouse(location, read_only=True) as warehouse:
+        rows = warehouse.query(f"SELECT user_login FROM {USER_PROJECT_SIMILARITIES}")
+    return sorted(rows.column(0).to_pylist())
+
+
+def _stage(location: str | Path, shard: int, logins: list[str], generation: str = "g1"):  # type: ignore[no-untyped-def]
+    with open_warehouse(location) as warehouse:
+        return stage_shard(
+            warehouse,
+            USER_PROJECT_SIMILARITIES,
+            _rows(logins, f"run-{shard}"),
+            shard=shard,
+            shards=3,
+            generation=generation,
+            run_id=f"run-{shard}",
+        )
+
+
+def test_the_table_is_replaced_only_when_every_shard_is_in(location: str | Path) -> None:
+    with open_warehouse(location) as warehouse:
+        warehouse.replace(USER_PROJECT_SIMILARITIES, _rows(["old"], "before"))
+    first = _stage(location, 0, ["a", "b"])
+    second = _stage(location, 2, [])  # a shard whose users got nothing still counts
+    assert (first.published, second.published, second.shards_done) == (False, False, 2)
+    assert _logins(location) == ["old"]  # readers still see the previous complete result
+    last = _stage(location, 1, ["c"])
+    assert last.published and last.shards_done == 3 and last.staged_rows == 1
+    assert _logins(location) == ["a", "b", "c"]
+
+
+def test_a_repeated_shard_replaces_its_own_rows(location: str | Path) -> None:
+    _stage(location, 0, ["a", "b"])
+    _stage(location, 1, ["c"])
+    _stage(location, 0, ["a"])  # retried: its earlier rows are gone, not doubled
+    assert _stage(location, 2, ["d"]).published
+    assert _logins(location) == ["a", "c", "d"]
+
+
+def test_shards_of_another_generation_are_never_mixed(location: str | Path) -> None:
+    _stage(location, 0, ["a"], generation="old-inputs")
+    _stage(location, 1, ["b"], generation="new-inputs")
+    outcome = _stage(location, 2, ["c"], generation="new-inputs")
+    assert not outcome.published and outcome.shards_done == 2
+    assert _stage(location, 0, ["a2"], generation="new-inputs").published
+    assert _logins(location) == ["a2", "b", "c"]
