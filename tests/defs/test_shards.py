@@ -101,3 +101,46 @@ def test_a_backfill_of_every_user_shard_runs_in_parallel_and_equals_one_run(
             name: pytest.approx(value, abs=1e-6) if isinstance(value, float) else value
             for name, value in theirs.items()
         }
+
+
+def test_a_failed_shard_is_retried_alone_and_only_a_complete_set_is_published(
+    pipeline_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import octorec.defs.similarities as similarities
+
+    database = tmp_path / "octorec.duckdb"
+    shutil.copy(pipeline_run[0], database)  # the session's unpartitioned result
+    before = _rows(str(database))
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    monkeypatch.setenv("OCTOREC_SHARDS", "2")
+    job = defs().resolve_job_def("score_user_shards")
+    real = similarities.score_shard_and_stage
+    failures: list[int] = []
+
+    def crashes_once(warehouse, settings, run_id, shard):  # type: ignore[no-untyped-def]
+        if shard == 1 and not failures:
+            failures.append(shard)
+            raise ConnectionError("worker lost (simulated)")
+        return real(warehouse, settings, run_id, shard)
+
+    monkeypatch.setattr(similarities, "score_shard_and_stage", crashes_once)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = job.execute_in_process(instance=instance, partition_key="0")
+        assert first.success
+        assert _rows(str(database)) == before  # one shard of two: nothing published yet
+        second = job.execute_in_process(instance=instance, partition_key="1")
+    assert second.success and failures == [1]
+    retried = [e for e in second.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert len(retried) == 1  # the shard's step ran again, alone, in the same run
+    [outcome] = [
+        e.event_specific_data.materialization.metadata
+        for e in second.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert outcome["published"].value is True
+    after = _rows(str(database))
+    assert [(r["user_login"], r["rank"], r["project_full_name"]) for r in after] == [
+        (r["user_login"], r["rank"], r["project_full_name"]) for r in before
+    ]

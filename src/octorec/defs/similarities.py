@@ -29,7 +29,7 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
         kinds={"numpy", "duckdb"},
         partitions_def=partitions,
         # A shard that fails (a lost connection, a killed worker) is retried on its own.
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=10) if partitions else None,
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=5) if partitions else None,
     )
     def user_project_similarities(
         context: dg.AssetExecutionContext, octorec: OctorecResource
