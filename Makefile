@@ -59,9 +59,9 @@ dev: setup
 serve: setup
 	$(BIN)/octorec serve
 
-# The quick benchmarks (a few minutes); bench/scoring_scale.py, bench/scale_out_simulation.py,
-# bench/demo_pipeline.py,
-# bench/evaluation_repeat.py and bench/quality_ablations.py take longer and run on their own.
+# The quick benchmarks (a few minutes). These take longer and run on their own:
+# bench/scoring_scale.py, bench/scale_out_simulation.py, bench/demo_pipeline.py,
+# bench/evaluation_repeat.py and bench/quality_ablations.py.
 bench: setup
 	$(BIN)/python bench/github_scrape.py
 	$(BIN)/python bench/warehouse_write.py

@@ -23,6 +23,12 @@ NO_SIGNAL_LOGIN = "quiet-newcomer"
 OWNED_REPOSITORY = "dkadev/agent-dashboard"
 
 
+@pytest.fixture(autouse=True)
+def _unsharded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see the default, unpartitioned definitions unless they set OCTOREC_SHARDS."""
+    monkeypatch.delenv("OCTOREC_SHARDS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The sample snapshot shipped beside the repository (../shared/data/github-sample)."""

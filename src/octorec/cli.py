@@ -101,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from octorec.definitions import defs
     from octorec.pipeline_run import ProgressEvent, pipeline_stages, run_pipeline
+    from octorec.sharding import configured_shards
 
     definitions = defs()
     stages = pipeline_stages(definitions)
@@ -134,6 +135,11 @@ def _run(args: argparse.Namespace) -> int:
         for bar in bars.values():
             bar.close()
     print(_run_summary(summary))
+    if configured_shards() > 1:
+        print(
+            f"user_project_similarities is scored in {configured_shards()} user shards, by "
+            "their own runs: dagster job backfill -j score_user_shards --all --noprompt"
+        )
     return 0 if summary.success else 1
 
 

@@ -77,14 +77,15 @@ class RunSummary:
     failure: str | None = None
 
 
-def pipeline_stages(definitions: dg.Definitions) -> list[Stage]:
-    """The job's stages: its asset groups in pipeline order, each with the job's assets in the
-    order they run (upstream first)."""
+def pipeline_stages(definitions: dg.Definitions, *, job_only: bool = True) -> list[Stage]:
+    """The pipeline's stages: its asset groups in order, each with its assets in the order they
+    run (upstream first); only those `training_data_pipeline` runs unless `job_only` is false
+    (with user shards, the scoring runs in `score_user_shards`)."""
     in_job = definitions.resolve_job_def(PIPELINE_JOB).asset_layer.selected_asset_keys
     group_of = {
         spec.key: spec.group_name
         for spec in definitions.resolve_all_asset_specs()
-        if spec.group_name in PIPELINE_GROUPS and spec.key in in_job
+        if spec.group_name in PIPELINE_GROUPS and (spec.key in in_job or not job_only)
     }
     by_group: dict[str, list[str]] = {group: [] for group in PIPELINE_GROUPS}
     for key in definitions.resolve_asset_graph().toposorted_asset_keys:

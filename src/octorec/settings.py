@@ -203,15 +203,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OCTOREC_FORCE", "force"),
         description="recompute every step even when its inputs have not changed",
     )
-    shards: int = Field(
-        1,
-        ge=1,
-        validation_alias=AliasChoices("OCTOREC_SHARDS", "shards"),
-        description=(
-            "user shards `user_project_similarities` is partitioned into (1: not partitioned); "
-            "read when the code location loads, since Dagster's partitions are fixed there"
-        ),
-    )
     api_refresh_seconds: float = Field(
         10.0,
         ge=0,

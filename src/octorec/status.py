@@ -58,7 +58,7 @@ def pipeline_status(definitions: dg.Definitions, warehouse: Warehouse) -> list[A
     instance = dg.DagsterInstance.get()
     result = []
     try:
-        for stage in pipeline_stages(definitions):
+        for stage in pipeline_stages(definitions, job_only=False):
             for asset in stage.assets:
                 event = instance.get_latest_materialization_event(
                     dg.AssetKey.from_user_string(asset)

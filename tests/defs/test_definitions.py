@@ -1,6 +1,7 @@
 """The asset graph is a contract other tools rely on: keys, groups and dependencies."""
 
 import dagster as dg
+import pytest
 
 from octorec.definitions import defs
 
@@ -76,3 +77,20 @@ def test_definitions_load_without_reading_settings(monkeypatch) -> None:
     # Settings are read when a run starts: a broken value must not stop the code location loading.
     monkeypatch.setenv("RECOMMENDATION_TOP_N", "not a number")
     assert isinstance(defs(), dg.Definitions)
+
+
+def test_with_user_shards_the_scoring_is_partitioned_and_has_its_own_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OCTOREC_SHARDS", "4")
+    sharded = defs()
+    scoring = sharded.resolve_assets_def("user_project_similarities")
+    assert scoring.partitions_def is not None
+    assert scoring.partitions_def.get_partition_keys() == ["0", "1", "2", "3"]
+    pipeline = sharded.resolve_job_def("training_data_pipeline")
+    shards = sharded.resolve_job_def("score_user_shards")
+    assert dg.AssetKey("user_project_similarities") not in (
+        pipeline.asset_layer.selected_asset_keys
+    )
+    assert shards.asset_layer.selected_asset_keys == {dg.AssetKey("user_project_similarities")}
+    assert shards.partitions_def == scoring.partitions_def

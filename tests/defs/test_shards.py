@@ -1,6 +1,7 @@
 """Scale-out: user shards scored by parallel Dagster runs equal the unpartitioned result."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+import octorec.defs.similarities as similarities
 from octorec.definitions import defs
 from octorec.warehouse import open_warehouse
 
@@ -106,10 +108,6 @@ def test_a_backfill_of_every_user_shard_runs_in_parallel_and_equals_one_run(
 def test_a_failed_shard_is_retried_alone_and_only_a_complete_set_is_published(
     pipeline_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
-
-    import octorec.defs.similarities as similarities
-
     database = tmp_path / "octorec.duckdb"
     shutil.copy(pipeline_run[0], database)  # the session's unpartitioned result
     before = _rows(str(database))
@@ -119,11 +117,11 @@ def test_a_failed_shard_is_retried_alone_and_only_a_complete_set_is_published(
     real = similarities.score_shard_and_stage
     failures: list[int] = []
 
-    def crashes_once(warehouse, settings, run_id, shard):  # type: ignore[no-untyped-def]
+    def crashes_once(warehouse, settings, run_id, shard, shards):  # type: ignore[no-untyped-def]
         if shard == 1 and not failures:
             failures.append(shard)
             raise ConnectionError("worker lost (simulated)")
-        return real(warehouse, settings, run_id, shard)
+        return real(warehouse, settings, run_id, shard, shards)
 
     monkeypatch.setattr(similarities, "score_shard_and_stage", crashes_once)
     with dg.DagsterInstance.ephemeral() as instance:

@@ -33,3 +33,16 @@ def test_every_kept_score_is_the_weighted_sum_of_its_components_with_those_weigh
     components = np.column_stack([getattr(result, n) for n in COMPONENTS])
     recomputed = (used[result.user_index] * components).sum(axis=1)
     np.testing.assert_allclose(result.score, recomputed, atol=1e-5)
+
+
+def test_a_shard_without_users_gives_an_empty_well_typed_table() -> None:
+    from octorec.scoring.store import recommendations_table
+
+    users, projects = synthetic_world(20, 100, seed=5)
+    nobody = users.rows(np.zeros(20, dtype=bool))
+    result = recommend(
+        nobody, projects, WEIGHTS, 5, 0.0, cold_start_weights=COLD, fit_on=users.known
+    )
+    assert len(result) == 0 and result.user_index.dtype == np.int64
+    table = recommendations_table(result, nobody, projects, WEIGHTS, ContentWeights(), "run")
+    assert table.num_rows == 0 and "collaborative_weight" in table.column_names

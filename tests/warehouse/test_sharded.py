@@ -12,6 +12,8 @@ from octorec.warehouse.sharded import stage_shard
 
 
 def _rows(logins: list[str], run: str) -> pa.Table:
+    if not logins:
+        return _rows(["nobody"], run).slice(0, 0)  # no rows, every column
     return pa.Table.from_pylist(
         [
             {
@@ -64,7 +66,7 @@ def test_the_table_is_replaced_only_when_every_shard_is_in(location: str | Path)
     with open_warehouse(location) as warehouse:
         warehouse.replace(USER_PROJECT_SIMILARITIES, _rows(["old"], "before"))
     first = _stage(location, 0, ["a", "b"])
-    second = _stage(location, 2, [])  # a shard whose users got nothing still counts
+    second = _stage(location, 2, [])  # a shard whose users got nothing (or none) still counts
     assert (first.published, second.published, second.shards_done) == (False, False, 2)
     assert _logins(location) == ["old"]  # readers still see the previous complete result
     last = _stage(location, 1, ["c"])
@@ -87,3 +89,31 @@ def test_shards_of_another_generation_are_never_mixed(location: str | Path) -> N
     assert not outcome.published and outcome.shards_done == 2
     assert _stage(location, 0, ["a2"], generation="new-inputs").published
     assert _logins(location) == ["a2", "b", "c"]
+
+
+def test_shards_beyond_the_count_are_dropped_when_a_smaller_set_publishes(
+    location: str | Path,
+) -> None:
+    with open_warehouse(location) as warehouse:
+        stage_shard(
+            warehouse,
+            USER_PROJECT_SIMILARITIES,
+            _rows(["ghost"], "old"),
+            shard=4,
+            shards=5,
+            generation="g1",
+            run_id="old",
+        )
+    for shard, logins in enumerate([["a"], ["b"], ["c"]]):
+        outcome = _stage(location, shard, logins)
+    assert outcome.published and outcome.missing == ()
+    assert _logins(location) == ["a", "b", "c"]  # shard 4 of 5 is not part of 3 shards
+    with open_warehouse(location, read_only=True) as warehouse:
+        staged = warehouse.query("SELECT DISTINCT shard FROM user_project_similarities_shards")
+        recorded = warehouse.query("SELECT DISTINCT shard FROM shard_steps")
+    assert sorted(staged.column(0).to_pylist()) == [0, 1, 2]
+    assert sorted(recorded.column(0).to_pylist()) == [0, 1, 2]
+
+
+def test_an_unfinished_generation_names_the_missing_shards(location: str | Path) -> None:
+    assert _stage(location, 1, ["b"]).missing == (0, 2)

@@ -1,16 +1,11 @@
 """The jobs: the whole pipeline, and with user shards, the job that scores them."""
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import dagster as dg
 
 from octorec import constants as c
 from octorec.sharding import configured_shards
-
-if TYPE_CHECKING:  # Dagster does not export the type `define_asset_job` returns
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
 
 PIPELINE_GROUPS = ("github_data", "ml_preparation", "ml_embeddings", "ml_similarities")
 PIPELINE_JOB = "training_data_pipeline"
@@ -21,7 +16,9 @@ SHARDS_JOB = "score_user_shards"
 _CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
-def training_data_pipeline(shards: int = 1) -> "UnresolvedAssetJobDefinition":
+def training_data_pipeline(
+    shards: int = 1,
+) -> Any:  # what `define_asset_job` returns; Dagster does not export its type
     """Every asset of the pipeline groups; with user shards, all but the sharded scoring."""
     selection: dg.AssetSelection = dg.AssetSelection.groups(*PIPELINE_GROUPS)
     if shards > 1:
@@ -41,7 +38,7 @@ def training_data_pipeline(shards: int = 1) -> "UnresolvedAssetJobDefinition":
     )
 
 
-def score_user_shards() -> "UnresolvedAssetJobDefinition":
+def score_user_shards() -> Any:  # what `define_asset_job` returns; Dagster does not export its type
     """One run per user shard (`dagster job backfill -j score_user_shards --all`); the shards
     write to the shared PostgreSQL store side by side and the last one publishes the table."""
     return dg.define_asset_job(

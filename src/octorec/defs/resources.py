@@ -15,6 +15,7 @@ from octorec.warehouse import (
     Warehouse,
     WarehouseError,
     WarehouseUnavailableError,
+    is_postgres_url,
     open_warehouse,
 )
 from octorec.warehouse.run_lock import exclusive_run
@@ -34,11 +35,17 @@ class OctorecResource(dg.ConfigurableResource):
 
         With the job's in-process executor the lock spans the whole run; a second run waits
         (saying so in its log) and stops after `OCTOREC_RUN_LOCK_TIMEOUT` seconds. A run of one
-        shard (a partition) shares the lock with the other shards' runs.
+        shard (a partition) on PostgreSQL shares the lock with the other shards' runs.
         """
         settings = self.settings()
         run = context.dagster_run
-        one_shard = run is not None and "dagster/partition" in run.tags
+        # Shards run side by side on PostgreSQL; DuckDB has one writing process per file, so
+        # there they take turns like any other run.
+        one_shard = (
+            run is not None
+            and "dagster/partition" in run.tags
+            and is_postgres_url(settings.warehouse_location)
+        )
         stack = ExitStack()
         try:
             stack.enter_context(

@@ -45,7 +45,7 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
         """
         settings = octorec.settings()
         if context.has_partition_key:
-            return _score_shard(context, octorec, int(context.partition_key))
+            return _score_shard(context, octorec, int(context.partition_key), shards)
         with octorec.warehouse() as warehouse:
             summary = score_and_store(warehouse, settings, context.run_id)
         context.log.info(
@@ -59,12 +59,20 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
 
 
 def _score_shard(
-    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int
+    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int, shards: int
 ) -> dg.MaterializeResult:
+    # The shard count is the partitions' own (fixed when the code location loaded), so a
+    # partition key and the split of users always agree.
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
-        done = score_shard_and_stage(warehouse, settings, context.run_id, shard)
+        done = score_shard_and_stage(warehouse, settings, context.run_id, shard, shards)
     summary = done.scored
+    if not done.outcome.published:
+        context.log.warning(
+            f"user_project_similarities still holds the previous result: shards "
+            f"{list(done.outcome.missing)} of generation {done.generation[:12]} are not in yet "
+            "(run them, or the whole backfill if the inputs changed since)"
+        )
     context.log.info(
         f"shard {shard} of {done.shards}: {summary.recommendations} recommendations for "
         f"{summary.users_with_recommendations} of {summary.users} users in "
@@ -77,6 +85,7 @@ def _score_shard(
             "shard": shard,
             "shards": done.shards,
             "shards_done": done.outcome.shards_done,
+            "shards_missing": list(done.outcome.missing),
             "published": done.outcome.published,
             "generation": done.generation,
         }

@@ -531,9 +531,10 @@ class RecommendationParts:
 
     def result(self) -> Recommendations:
         """Everything kept, in the order added."""
+        empty = {"user_index": np.int64, "project_index": np.int64, "rank": np.int64}
         return Recommendations(
             **{
-                name: np.concatenate(parts) if parts else np.zeros(0)
+                name: np.concatenate(parts) if parts else np.zeros(0, empty.get(name, np.float32))
                 for name, parts in self.parts.items()
             }
         )

@@ -195,7 +195,7 @@ class ShardSummary:
 
 
 def score_shard_and_stage(
-    warehouse: Warehouse, settings: Settings, run_id: str, shard: int
+    warehouse: Warehouse, settings: Settings, run_id: str, shard: int, shards: int
 ) -> ShardSummary:
     """Score the users of one shard (`octorec.sharding`), stage their rows, and publish
     `user_project_similarities` if this was the last shard of its generation.
@@ -205,9 +205,8 @@ def score_shard_and_stage(
     inputs and the scoring settings: shards computed from different inputs are never mixed.
     """
     started = time.perf_counter()
-    users, projects = load_features(warehouse, settings)
-    mine = users.rows(in_shard(users.logins, shard, settings.shards))
-    table, summary = _score(mine, projects, settings, run_id, fit_on=users.known, started=started)
+    # The inputs' fingerprint first: inputs rewritten while this shard scores then make it
+    # stage under the older generation, which the newer shards never publish with.
     generation = combined_fingerprint(
         [
             table_fingerprint(warehouse, c.DBT_USER_PROJECT_SIMILARITIES),
@@ -216,16 +215,19 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
+    users, projects = load_features(warehouse, settings)
+    mine = users.rows(in_shard(users.logins, shard, shards))
+    table, summary = _score(mine, projects, settings, run_id, fit_on=users.known, started=started)
     outcome = stage_shard(
         warehouse,
         c.USER_PROJECT_SIMILARITIES,
         table,
         shard=shard,
-        shards=settings.shards,
+        shards=shards,
         generation=generation,
         run_id=run_id,
     )
-    return ShardSummary(shard, settings.shards, summary, outcome, generation)
+    return ShardSummary(shard, shards, summary, outcome, generation)
 
 
 def scoring_settings_fingerprint(settings: Settings) -> str:

@@ -180,4 +180,7 @@ def open_postgres(url: str) -> PostgresWarehouse:
     connection.adapters.register_loader("json", TextLoader)
     connection.adapters.register_loader("jsonb", TextLoader)
     connection.execute("SET search_path TO public")
+    # Timestamps read back in UTC whatever the server's or the client's zone: fingerprints and
+    # what readers see do not depend on where a worker runs.
+    connection.execute("SET TIME ZONE 'UTC'")
     return PostgresWarehouse(connection, f"postgresql://{where}")

@@ -27,6 +27,8 @@ class ShardOutcome:
     """Shards of this generation recorded so far (this one included)."""
     published: bool
     """Whether this shard was the last one and the table now holds the generation's rows."""
+    missing: tuple[int, ...] = ()
+    """Shards of this generation not recorded yet (empty once published)."""
 
 
 def staged_table(table: str) -> str:
@@ -61,24 +63,26 @@ def stage_shard(
         }
     )
     with warehouse.transaction():
-        # Shards finishing together publish one after the other, never half each.
-        warehouse.lock_for_write(table)
+        # A shard's own rows never touch another's, so they are written before the lock; the
+        # count and the publishing are serialised: shards finishing together publish once.
         warehouse.execute(f"DELETE FROM {staging} WHERE shard = ?", [shard])
         with warehouse.staged("_octorec_shard", tagged, like=staging):
             warehouse.execute(
                 f"INSERT INTO {staging} ({columns}) SELECT {columns} FROM _octorec_shard"
             )
+        warehouse.lock_for_write(table)
         warehouse.upsert(c.SHARD_STEPS, record, ["staged_table", "shard"])
-        done = (
-            warehouse.query(
-                f"SELECT count(*) AS n FROM {c.SHARD_STEPS} "
+        done = {
+            int(value)
+            for value in warehouse.query(
+                f"SELECT shard FROM {c.SHARD_STEPS} "
                 "WHERE staged_table = ? AND generation = ? AND shards = ? AND shard < ?",
                 [staging, generation, shards, shards],
             )
-            .column("n")[0]
-            .as_py()
-        )
-        published = done == shards
+            .column("shard")
+            .to_pylist()
+        }
+        published = len(done) == shards
         if published:
             names = ", ".join(checked(name) for name in rows.column_names)
             warehouse.execute(f"DELETE FROM {checked(table)}")
@@ -87,4 +91,13 @@ def stage_shard(
                 "WHERE generation = ? AND shard < ?",
                 [generation, shards],
             )
-    return ShardOutcome(staged_rows=rows.num_rows, shards_done=int(done), published=published)
+            # Shards beyond the count (left by a run with more shards) can never publish again.
+            warehouse.execute(f"DELETE FROM {staging} WHERE shard >= ?", [shards])
+            warehouse.execute(
+                f"DELETE FROM {c.SHARD_STEPS} WHERE staged_table = ? AND shard >= ?",
+                [staging, shards],
+            )
+    missing = tuple(sorted(set(range(shards)) - done))
+    return ShardOutcome(
+        staged_rows=rows.num_rows, shards_done=len(done), published=published, missing=missing
+    )
