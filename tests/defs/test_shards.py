@@ -138,6 +138,18 @@ def test_a_failed_shard_is_retried_alone_and_only_a_complete_set_is_published(
         if e.event_type_value == "ASSET_MATERIALIZATION"
     ]
     assert outcome["published"].value is True
+    [check] = [
+        e.event_specific_data
+        for e in second.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert check.check_name == "all_shards_published" and check.passed
+    [waiting] = [
+        e.event_specific_data
+        for e in first.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert not waiting.passed and waiting.metadata["shards_missing"].value == [1]
     after = _rows(str(database))
     assert [(r["user_login"], r["rank"], r["project_full_name"]) for r in after] == [
         (r["user_login"], r["rank"], r["project_full_name"]) for r in before

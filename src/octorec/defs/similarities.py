@@ -16,6 +16,7 @@ from octorec.sharding import configured_shards, shard_keys
 GROUP = "ml_similarities"
 SAMPLE_ROWS = 15
 SCORE_EDGES = [i / 10 for i in range(11)]
+SHARDS_CHECK = "all_shards_published"
 
 
 def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
@@ -28,6 +29,19 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
         deps=[c.DBT_USER_PROJECT_SIMILARITIES, "project_hybrid_embeddings"],
         kinds={"numpy", "duckdb"},
         partitions_def=partitions,
+        check_specs=[
+            dg.AssetCheckSpec(
+                SHARDS_CHECK,
+                asset=c.USER_PROJECT_SIMILARITIES,
+                description=(
+                    "every shard of the newest generation is in, and the table holds them "
+                    "(warns while a backfill is under way, and after one whose inputs changed "
+                    "half-way, naming the shards still missing)"
+                ),
+            )
+        ]
+        if partitions
+        else None,
         # A shard that fails (a lost connection, a killed worker) is retried on its own.
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5) if partitions else None,
     )
@@ -79,7 +93,16 @@ def _score_shard(
         f"{summary.seconds:.2f} s; {done.outcome.shards_done} of {done.shards} shards done"
         + ("; published user_project_similarities" if done.outcome.published else "")
     )
+    missing = list(done.outcome.missing)
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=SHARDS_CHECK,
+                passed=done.outcome.published,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"shards_missing": missing, "generation": done.generation},
+            )
+        ],
         metadata={
             **_metadata(summary, settings),
             "shard": shard,
@@ -88,7 +111,7 @@ def _score_shard(
             "shards_missing": list(done.outcome.missing),
             "published": done.outcome.published,
             "generation": done.generation,
-        }
+        },
     )
 
 
