@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from machine import describe_machine
-from octorec.testing.processes import free_port, wait_for_http
+from octorec.testing.processes import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "github-sample"
@@ -114,15 +114,8 @@ def main() -> None:
     log = DATABASE.parent / "serve.log"
     environment = {**os.environ, "OCTOREC_DATABASE": str(DATABASE), "API_REFRESH_SECONDS": "0"}
     octorec = Path(sys.executable).parent / "octorec"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [str(octorec), "serve", "--port", str(port)],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", server, timeout=60, output=log)
+    command = [str(octorec), "serve", "--port", str(port)]
+    with running_server(command, f"http://127.0.0.1:{port}/health", log, env=environment):
         import httpx
 
         users = httpx.get(f"http://127.0.0.1:{port}/users", params={"limit": 100}).json()
@@ -137,9 +130,6 @@ def main() -> None:
         similar_paths = [f"/projects/{name}/similar" for name in sorted(projects)]
         similar = asyncio.run(_load(port, similar_paths, args.clients, args.seconds))
         per_request_read = asyncio.run(_load(port, ["/health"], args.clients, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     print(
         json.dumps(
             {

@@ -5,7 +5,6 @@ asset checks, read from the running server rather than from the Python objects.
 """
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from octorec.testing.processes import free_port, output_tail, wait_for_http
+from octorec.testing.processes import free_port, output_tail, running_server
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -107,21 +106,19 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     executable = Path(sys.executable).parent / "dagster-webserver"
     command = [str(executable), "-m", "octorec.definitions", "-h", "127.0.0.1", "-p", str(port)]
     log = directory / "webserver.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{url}/server_info", process, STARTUP_TIMEOUT_SECONDS, output=log)
-        yield url
+        with running_server(
+            command,
+            f"{url}/server_info",
+            log,
+            env=env,
+            cwd=ROOT,
+            timeout=STARTUP_TIMEOUT_SECONDS,
+            stop_timeout=60,
+        ):
+            yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         print(f"webserver output ({log}):\n{output_tail(log)}")
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from octorec.testing.processes import free_port, wait_for_http
+from octorec.testing.processes import free_port, running_server
 
 
 @pytest.fixture(scope="session")
@@ -28,21 +27,7 @@ def live_server(served_database: Path, tmp_path_factory: pytest.TempPathFactory)
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "OCTOREC_DATABASE": str(served_database), "HF_HUB_OFFLINE": "1"}
     octorec = Path(sys.executable).parent / "octorec"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(octorec), "serve", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health", process, timeout=60, output=log)
+    command = [str(octorec), "serve", "--port", str(port)]
+    with running_server(command, f"{url}/health", log, env=env):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -1,7 +1,8 @@
 """Helpers for tests that start a real server process (the Dagster webserver, say) and talk to it.
 
 `free_port` picks a loopback port to start it on; `wait_for_http` blocks until it answers, and
-when it never does, fails with the end of what the process printed, which is where the reason is.
+when it never does, fails with the end of what the process printed, which is where the reason is;
+`running_server` does both and stops the process afterwards.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,39 @@ def wait_for_http(
                 f"the output of {process.args!r} ended with:\n{output_tail(output)}"
             )
         time.sleep(POLL_INTERVAL_SECONDS)
+
+
+@contextmanager
+def running_server(
+    command: Sequence[str],
+    ready_url: str,
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process writing to `log`, wait until `ready_url` answers, stop it on exit.
+
+    The process is terminated (killed after `stop_timeout` seconds) whatever happens in the
+    block; a process that never answers fails with the end of its output.
+    """
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(ready_url, process, timeout, output=log)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
