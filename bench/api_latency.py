@@ -25,40 +25,15 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from machine import describe_machine
 from octorec.testing.processes import free_port, running_server
+from sample_database import DATABASE, bring_up_to_date
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared" / "data" / "github-sample"
-DATABASE = ROOT / "data" / "bench" / "sample.duckdb"
 TARGET_P95_MS = 20.0
-
-
-def _ensure_database() -> None:
-    home = DATABASE.parent / "dagster-home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    environment = {
-        **os.environ,
-        "OCTOREC_DATABASE": str(DATABASE),
-        "OCTOREC_SNAPSHOT_DIR": str(SAMPLE.resolve()),
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_MODULE_NAME": "octorec.definitions",
-    }
-    # Always: a run with nothing changed takes seconds and brings an older database up to date.
-    dagster = Path(sys.executable).parent / "dagster"
-    subprocess.run(
-        [str(dagster), "job", "execute", "-j", "training_data_pipeline"],
-        check=True,
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-    )
 
 
 async def _client(
@@ -109,7 +84,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    _ensure_database()
+    bring_up_to_date()
     port = free_port()
     log = DATABASE.parent / "serve.log"
     environment = {**os.environ, "OCTOREC_DATABASE": str(DATABASE), "API_REFRESH_SECONDS": "0"}

@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,10 +28,8 @@ from octorec.scoring.similarity import Scorer, recommend, top_ranked
 from octorec.scoring.store import load_features
 from octorec.settings import Retrieval, load_settings
 from octorec.warehouse import open_warehouse
+from sample_database import DATABASE, SAMPLE, bring_up_to_date
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared" / "data" / "github-sample"
-DATABASE = ROOT / "data" / "bench" / "sample.duckdb"
 REPEATS = 5
 
 
@@ -51,23 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshot", type=Path, default=SAMPLE)
     args = parser.parse_args()
-    DATABASE.parent.mkdir(parents=True, exist_ok=True)
-    home = DATABASE.parent / "dagster-home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ.update(
-        OCTOREC_DATABASE=str(DATABASE),
-        OCTOREC_SNAPSHOT_DIR=str(args.snapshot.resolve()),
-        DAGSTER_HOME=str(home),
-        DAGSTER_MODULE_NAME="octorec.definitions",
-    )
-    dagster = Path(sys.executable).parent / "dagster"
-    subprocess.run(
-        [str(dagster), "job", "execute", "-j", "training_data_pipeline"],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
+    os.environ.update(bring_up_to_date(args.snapshot))
     settings = load_settings()
     with open_warehouse(DATABASE, read_only=True) as warehouse:
         users, projects = load_features(warehouse, settings)
