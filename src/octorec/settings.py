@@ -108,7 +108,7 @@ class ScorerSettings(BaseSettings):
         description="exact: every user × every project; ann: index candidates, rescored exactly",
     )
     ann_candidates: int = Field(
-        100, gt=0, description="candidates per user from the index (and as many collaborative)"
+        50, gt=0, description="candidates per user from the index (and as many collaborative)"
     )
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from octorec.scoring.retrieval import _unique_rows
+from octorec.scoring.retrieval import _unique_rows, best_positive_columns, inner_products_by_index
 from octorec.scoring.similarity import Scorer, recommend
 from octorec.settings import ContentWeights, Retrieval, ScorerSettings, ScoringWeights
 
@@ -71,7 +71,7 @@ def test_the_index_returns_the_best_inner_products_when_every_cell_is_probed(
     monkeypatch.setattr(retrieval, "PROJECTS_PER_LIST", 30)  # one cell per 30 eligible
     monkeypatch.setattr(retrieval, "PROBES", 100)
     index = retrieval.CandidateIndex(scorer, WEIGHTS)
-    assert index.index.nlist > 50 and index.index.nprobe == index.index.nlist
+    assert index.cells.nlist > 50 and index.cells.nprobe == index.cells.nlist
     who = np.arange(40)
     found = index.search(scorer, who, 10)
     eligible = np.nonzero(scorer.eligible)[0]
@@ -87,3 +87,56 @@ def test_the_index_returns_the_best_inner_products_when_every_cell_is_probed(
     monkeypatch.setattr(retrieval, "PROBES", 3)  # approximate: still eligible projects only
     few = retrieval.CandidateIndex(scorer, WEIGHTS).search(scorer, who, 10)
     assert np.isin(few[few >= 0], eligible).all()
+
+
+def test_best_positive_columns_are_each_rows_largest_positive_values() -> None:
+    rng = np.random.default_rng(4)
+    matrix = rng.standard_normal((50, 400)).astype(np.float32)
+    matrix[3] = -1.0  # nothing positive
+    matrix[4, :] = 0.0
+    matrix[4, [7, 9]] = [0.5, 0.25]  # fewer positives than asked for
+    matrix[5] = rng.uniform(0.01, 0.1, 400)  # the sampled columns alone set the threshold:
+    matrix[5, ::8] = 1.0 + np.arange(50)  # it passes only 5 columns, the fallback the rest
+
+    found = best_positive_columns(matrix, 20)
+
+    for row in range(len(matrix)):
+        positive = np.nonzero(matrix[row] > 0)[0]
+        want = positive[np.argsort(-matrix[row, positive], kind="stable")][:20]
+        got = found[row][found[row] >= 0]
+        assert sorted(got.tolist()) == sorted(want.tolist()), row
+    assert (found[3] == -1).all() and sorted(found[4][found[4] >= 0]) == [7, 9]
+
+
+def test_inner_products_by_index_read_the_indexed_rows_and_mark_padding() -> None:
+    rng = np.random.default_rng(5)
+    queries = rng.standard_normal((6, 16)).astype(np.float32)
+    vectors = rng.standard_normal((40, 16)).astype(np.float32)
+    columns = rng.integers(0, 40, (6, 9))
+    columns[2, 4] = -1
+
+    got = inner_products_by_index(queries, vectors, columns)
+
+    want = np.einsum("ud,ucd->uc", queries, vectors[np.maximum(columns, 0)])
+    valid = columns >= 0
+    np.testing.assert_allclose(got[valid], want[valid], rtol=1e-5, atol=1e-5)
+    assert got[2, 4] == -np.inf
+
+
+def test_a_quantised_index_still_finds_nearly_every_exact_recommendation(monkeypatch) -> None:
+    import octorec.scoring.retrieval as retrieval
+
+    users, projects = synthetic_world(300, 3000, seed=2)
+    monkeypatch.setattr(retrieval, "QUANTISE_FROM", 1)  # codes even for a small catalogue
+    settings = ScorerSettings(retrieval=Retrieval.ANN, ann_candidates=50)
+    index = retrieval.CandidateIndex(Scorer(users, projects, settings), WEIGHTS)
+    assert index.quantised and index.dimensions % (2 * retrieval.DIMS_PER_CODE) == 0
+    exact = recommend(users, projects, WEIGHTS, 5, 0.05, cold_start_weights=COLD)
+    ann = recommend(
+        users, projects, WEIGHTS, 5, 0.05, cold_start_weights=COLD, scorer_settings=settings
+    )
+    exact_pairs, ann_pairs = _pairs(exact), _pairs(ann)
+    recall = np.mean(
+        [len(ann_pairs.get(u, set()) & wanted) / len(wanted) for u, wanted in exact_pairs.items()]
+    )
+    assert recall >= 0.95

@@ -126,14 +126,18 @@ class ItemItemModel:
         if len(self.items) == 0:
             return np.zeros((interactions.shape[0], 0), dtype=np.float32)
         known = self.modelled(interactions)
-        raw = self.form.apply(known)
-        np.maximum(raw, 0.0, out=raw)
+        known.sum_duplicates()
+        scores = self.form.apply(known)
+        np.maximum(scores, 0.0, out=scores)
         # The scale is set by the best project the user does not know yet: known projects are
         # never recommended, and they would otherwise set the scale (co-starred with each other).
-        candidates = np.where(known.toarray() > 0, 0.0, raw)
-        best = candidates.max(axis=1, keepdims=True)
+        rows = np.repeat(np.arange(known.shape[0]), np.diff(known.indptr))
+        scores[rows[known.data > 0], known.indices[known.data > 0]] = 0.0
+        best = scores.max(axis=1, keepdims=True)
         confidence = self._confidence(known, self.shrinkage).reshape(-1, 1)
-        return np.divide(candidates * confidence, best, out=np.zeros_like(raw), where=best > 0)
+        scale = np.divide(confidence, best, out=np.zeros_like(best), where=best > 0)
+        scores *= scale  # in place: one users × items array, not four
+        return scores
 
     def position_of(self) -> np.ndarray:
         """For each catalogue project, its column in `scores_of_items`, or -1."""

@@ -144,15 +144,25 @@ class LabelSets:
     def jaccard_pairs(
         self, users: sp.csr_matrix, user_index: np.ndarray, project_index: np.ndarray
     ) -> np.ndarray:
-        """The Jaccard index of each (user, project) pair only."""
-        left = users[user_index].toarray() > 0
-        right = self.projects[project_index]
-        intersection = np.sum(left & right, axis=1, dtype=np.float32)
-        left_size = np.sum(left, axis=1, dtype=np.float32)
-        right_size = np.sum(right, axis=1, dtype=np.float32)
-        union = left_size + right_size - intersection
-        defined = (left_size > 0) & (right_size > 0)
-        return np.divide(intersection, union, out=np.zeros_like(intersection), where=defined)
+        """The Jaccard index of each (user, project) pair only.
+
+        Each distinct user meets each distinct label set once (a small sparse product), and the
+        pairs are gathered from that: no per-pair label arrays.
+        """
+        values = np.zeros(len(user_index), dtype=np.float32)
+        distinct_users, row_of = np.unique(user_index, return_inverse=True)
+        row_of = row_of.reshape(-1)
+        sets = self.set_of[project_index]
+        step = PAIR_USERS_PER_STEP
+        for start in range(0, len(distinct_users), step):
+            block = jaccard(users[distinct_users[start : start + step]], self.distinct)
+            picked = (row_of >= start) & (row_of < start + step)
+            values[picked] = block[row_of[picked] - start, sets[picked]]
+        return values
+
+
+PAIR_USERS_PER_STEP = 1024
+"""Distinct users whose Jaccard against every distinct label set is held at a time."""
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -243,6 +253,8 @@ class Scorer:
         self._category_sets = LabelSets(self._project_categories)
         self._tech_sets = LabelSets(self._project_tech)
         self._popularity = np.asarray(projects.popularity, dtype=np.float32)
+        self.project_semantic = np.ascontiguousarray(projects.semantic, dtype=np.float32)
+        """The projects' semantic vectors as float32 rows (candidate rescoring reads them)."""
 
     def block_rows(self, arrays: int = 4) -> int:
         """Users per block so that `arrays` users × projects float32 arrays fit the budget."""
