@@ -173,7 +173,7 @@ class CandidateIndex:
                 self.index.add(indexed)
         self.cells.nprobe = min(PROBES, lists)
         if self.quantised:
-            self.index.k_factor = REFINE_FACTOR
+            self.index.k_factor = REFINE_FACTOR  # type: ignore[attr-defined]  # IndexRefineFlat
         self.seconds = time.perf_counter() - started
         logger.info(
             "indexed %d projects in %d cells (%s) in %.1f s",
@@ -349,7 +349,7 @@ def inner_products_by_index(
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     columns = np.ascontiguousarray(columns, dtype=np.int64)
     result = np.empty(columns.shape, dtype=np.float32)
-    faiss.fvec_inner_products_by_idx(
+    faiss.fvec_inner_products_by_idx(  # type: ignore[attr-defined]  # not in faiss's stubs
         faiss.swig_ptr(result),
         faiss.swig_ptr(queries),
         faiss.swig_ptr(vectors),
