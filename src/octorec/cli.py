@@ -137,8 +137,9 @@ def _run(args: argparse.Namespace) -> int:
     print(_run_summary(summary))
     if configured_shards() > 1:
         print(
-            f"user_project_similarities is scored in {configured_shards()} user shards, by "
-            "their own runs: dagster job backfill -j score_user_shards --all --noprompt"
+            f"OCTOREC_SHARDS={configured_shards()}: this ran the stages before the shards; the "
+            "embeddings and similarities run shard by shard as a Dagster asset backfill "
+            "(README, Scale-out)"
         )
     return 0 if summary.success else 1
 

@@ -80,7 +80,7 @@ class RunSummary:
 def pipeline_stages(definitions: dg.Definitions, *, job_only: bool = True) -> list[Stage]:
     """The pipeline's stages: its asset groups in order, each with its assets in the order they
     run (upstream first); only those `training_data_pipeline` runs unless `job_only` is false
-    (with user shards, the scoring runs in `score_user_shards`)."""
+    (with shards, the sharded stages run as an asset backfill)."""
     in_job = definitions.resolve_job_def(PIPELINE_JOB).asset_layer.selected_asset_keys
     group_of = {
         spec.key: spec.group_name

@@ -1,8 +1,12 @@
 """Shards: a stable split of users (or projects) by a hash of their name.
 
 `shard_of` must give the same answer on every machine, in every process and for every Python
-version, so it hashes with BLAKE2b (Python's `hash` of a string changes per process). Names are
-compared without case, as GitHub does, so `Alice` and `alice` always land in the same shard.
+version (Python's `hash` of a string changes per process), and the warehouse must be able to
+compute it too, so that a partition reads only its own rows: the shard is the first 60 bits of
+the MD5 digest of the lower-case name, modulo the shard count, which DuckDB and PostgreSQL both
+compute in SQL (`Warehouse.shard_condition`). MD5 serves here as a stable, evenly spread hash,
+not for security. Names are compared without case, as GitHub does, so `Alice` and `alice`
+always land in the same shard.
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+HASH_HEX_DIGITS = 15
+"""60 bits: a non-negative BIGINT in SQL."""
+
 
 def shard_of(name: str, shards: int) -> int:
     """The shard (0 to `shards` - 1) that `name` belongs to."""
     if shards < 1:
         raise ValueError(f"the number of shards must be at least 1, not {shards}")
-    digest = hashlib.blake2b(name.lower().encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shards
+    return shard_hash(name) % shards
+
+
+def shard_hash(name: str) -> int:
+    """The first `HASH_HEX_DIGITS` hexadecimal digits of the MD5 of the lower-case name."""
+    digest = hashlib.md5(name.lower().encode("utf-8"), usedforsecurity=False).hexdigest()
+    return int(digest[:HASH_HEX_DIGITS], 16)
 
 
 def in_shard(names: Sequence[str], shard: int, shards: int) -> np.ndarray:

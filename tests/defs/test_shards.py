@@ -1,9 +1,11 @@
-"""Scale-out: user shards scored by parallel Dagster runs equal the unpartitioned result."""
+"""Scale-out: shards run by parallel Dagster runs give exactly the unpartitioned result."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +31,177 @@ def _rows(url: str) -> list[dict]:
         return warehouse.query(
             f"SELECT {COLUMNS} FROM user_project_similarities ORDER BY user_login, rank"
         ).to_pylist()
+
+
+def _vectors(url: str, table: str, key: str) -> dict[str, list[float]]:
+    with open_warehouse(url, read_only=True) as warehouse:
+        rows = warehouse.query(f"SELECT {key} AS name, embedding FROM {table}").to_pylist()
+    return {row["name"]: row["embedding"] for row in rows}
+
+
+def _assert_same_rows(mine: list[dict], theirs: list[dict]) -> None:
+    assert len(mine) == len(theirs)
+    for got, want in zip(mine, theirs, strict=True):
+        # The same pairs, ranks, labels and reasons; the numbers to float32 rounding (a shard's
+        # matrix products run in blocks of another shape).
+        assert got == {
+            name: pytest.approx(value, abs=1e-6) if isinstance(value, float) else value
+            for name, value in want.items()
+        }
+
+
+def _dagster_home(directory: Path) -> Path:
+    """An instance whose runs start at once, each in its own process (the default launcher)."""
+    directory.mkdir()
+    (directory / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nrun_coordinator:\n"
+        "  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    )
+    return directory
+
+
+def _overlapping(records: list) -> bool:  # type: ignore[type-arg]
+    """Whether every run started before any of them ended (they ran side by side)."""
+    return max(r.start_time for r in records) < min(r.end_time for r in records)
+
+
+PIPELINE_ASSETS = (
+    "github_data_ready",
+    "github_scraping",
+    "dbt_projects",
+    "dbt_project_enriched_data",
+    "project_semantic_embeddings",
+    "project_hybrid_embeddings",
+    "dbt_user_embeddings_data",
+    "user_embeddings",
+    "dbt_user_project_similarities",
+    "user_project_similarities",
+)
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}
+"""
+BACKFILL_TIMEOUT_SECONDS = 900
+
+
+def test_an_asset_backfill_of_every_shard_equals_one_run(
+    sample_slice: Path, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.delenv("OCTOREC_SHARDS", raising=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        whole = defs().resolve_job_def("training_data_pipeline")
+        assert whole.execute_in_process(instance=instance).success
+    unpartitioned = _rows(postgres_url)
+    projects = _vectors(postgres_url, "project_hybrid_embeddings", "project_full_name")
+    users = _vectors(postgres_url, "user_embeddings", "user_login")
+    assert unpartitioned and projects and users
+    with open_warehouse(postgres_url) as warehouse:  # every sharded output computed again
+        for table in (
+            "project_semantic_embeddings",
+            "project_hybrid_embeddings",
+            "user_embeddings",
+            "user_project_similarities",
+        ):
+            warehouse.execute(f"DELETE FROM {table}")
+
+    # What "Materialize all" over every partition does in the UI: one asset backfill, which the
+    # daemon runs phase by phase (unpartitioned assets once, each shard in its own run).
+    home = _dagster_home(tmp_path / "dagster-home")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOREC_SHARDS": str(SHARDS)}
+    tools = Path(sys.executable).parent
+    variables = {
+        "params": {
+            "assetSelection": [{"path": [k]} for k in PIPELINE_ASSETS],
+            "allPartitions": True,
+        }
+    }
+    launched = subprocess.run(
+        [
+            str(tools / "dagster-graphql"),
+            "-m",
+            "octorec.definitions",
+            "-t",
+            LAUNCH_BACKFILL,
+            "-v",
+            json.dumps(variables),
+            "-o",
+            str(tmp_path / "launched.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    answer = json.loads((tmp_path / "launched.json").read_text())["data"]
+    answer = answer["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    log = tmp_path / "daemon.log"
+    with log.open("w") as output:
+        daemon = subprocess.Popen(
+            [str(tools / "dagster-daemon"), "run", "-m", "octorec.definitions"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            status = _wait_for_backfill(home, answer["backfillId"], monkeypatch)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+    assert status == "COMPLETED_SUCCESS", log.read_text()[-4000:]
+
+    with dg.DagsterInstance.get() as instance:
+        records = instance.get_run_records()
+        by_partition: dict[str, list] = {}  # type: ignore[type-arg]
+        for record in records:
+            assert record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+            partition = record.dagster_run.tags.get("dagster/partition", "")
+            by_partition.setdefault(partition, []).append(record)
+    assert sorted(by_partition) == ["", *(str(shard) for shard in range(SHARDS))]
+    # Each shard ran in runs of its own; the project shards' runs went side by side.
+    project_runs = [
+        r
+        for r in records
+        if "dagster/partition" in r.dagster_run.tags
+        and "project_semantic_embeddings"
+        in {k.to_user_string() for k in r.dagster_run.asset_selection or ()}
+    ]
+    assert len(project_runs) == SHARDS and _overlapping(project_runs)
+
+    assert (
+        _vectors(postgres_url, "project_hybrid_embeddings", "project_full_name").keys()
+        == projects.keys()
+    )
+    for name, vector in _vectors(
+        postgres_url, "project_hybrid_embeddings", "project_full_name"
+    ).items():
+        assert vector == pytest.approx(projects[name], abs=1e-6)
+    again = _vectors(postgres_url, "user_embeddings", "user_login")
+    assert again.keys() == users.keys()
+    for login, vector in again.items():
+        assert vector == pytest.approx(users[login], abs=1e-6)
+    _assert_same_rows(_rows(postgres_url), unpartitioned)
+
+
+def _wait_for_backfill(home: Path, backfill_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_SECONDS
+    with dg.DagsterInstance.get() as instance:
+        while time.monotonic() < deadline:
+            backfill = instance.get_backfill(backfill_id)
+            assert backfill is not None
+            if backfill.status.value not in ("REQUESTED", "CANCELING", "FAILING"):
+                return str(backfill.status.value)
+            time.sleep(2)
+    return "TIMED OUT"
 
 
 def test_a_backfill_of_every_user_shard_runs_in_parallel_and_equals_one_run(

@@ -3,11 +3,13 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from octorec.constants import USER_PROJECT_SIMILARITIES
-from octorec.warehouse import open_warehouse
+from octorec.constants import PROJECT_SEMANTIC_EMBEDDINGS, USER_PROJECT_SIMILARITIES
+from octorec.sharding import shard_of
+from octorec.warehouse import open_warehouse, vectors_to_arrow
 from octorec.warehouse.sharded import stage_shard
 
 
@@ -117,3 +119,54 @@ def test_shards_beyond_the_count_are_dropped_when_a_smaller_set_publishes(
 
 def test_an_unfinished_generation_names_the_missing_shards(location: str | Path) -> None:
     assert _stage(location, 1, ["b"]).missing == (0, 2)
+
+
+def test_the_warehouse_computes_the_same_shards_as_python(location: str | Path) -> None:
+    names = [f"Owner-{i}/Repo_{i * 7}" for i in range(300)] + ["torvalds/linux", "ALICE"]
+    with (
+        open_warehouse(location) as warehouse,
+        warehouse.staged("_names", pa.table({"name": names})),
+    ):
+        for shard in range(3):
+            condition, params = warehouse.shard_condition("name", shard, 3)
+            found = warehouse.query(f"SELECT name FROM _names WHERE {condition}", params)
+            assert sorted(found.column(0).to_pylist()) == sorted(
+                n for n in names if shard_of(n, 3) == shard
+            )
+
+
+def _embeddings(names: list[str], run: str) -> pa.Table:
+    return pa.table(
+        {
+            "project_full_name": names,
+            "content_hash": [f"h-{n}" for n in names],
+            "model": ["m"] * len(names),
+            "embedding": vectors_to_arrow(np.ones((len(names), 384), dtype=np.float32)),
+            "run_id": [run] * len(names),
+            "computed_at": [datetime(2026, 11, 1, tzinfo=UTC)] * len(names),
+        }
+    )
+
+
+def test_replacing_a_shard_touches_only_that_shards_rows(location: str | Path) -> None:
+    names = [f"o/r{i}" for i in range(40)]
+    shard_zero = [n for n in names if shard_of(n, 2) == 0]
+    with open_warehouse(location) as warehouse:
+        warehouse.replace(PROJECT_SEMANTIC_EMBEDDINGS, _embeddings(names, "before"))
+        # Shard 0 now holds one project fewer (it left the catalogue) and is recomputed.
+        warehouse.replace_shard(
+            PROJECT_SEMANTIC_EMBEDDINGS,
+            _embeddings(shard_zero[1:], "after"),
+            "project_full_name",
+            shard=0,
+            shards=2,
+        )
+        rows = warehouse.query(
+            f"SELECT project_full_name, run_id FROM {PROJECT_SEMANTIC_EMBEDDINGS}"
+        ).to_pylist()
+    runs = {row["project_full_name"]: row["run_id"] for row in rows}
+    assert shard_zero[0] not in runs
+    assert {n for n, run in runs.items() if run == "after"} == set(shard_zero[1:])
+    assert {n for n, run in runs.items() if run == "before"} == {
+        n for n in names if shard_of(n, 2) == 1
+    }

@@ -7,11 +7,12 @@ import pyarrow.compute as pc
 
 from octorec import constants as c
 from octorec.defs.metadata import histogram_markdown, markdown_table
+from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_partitions
 from octorec.defs.resources import OctorecResource
 from octorec.scoring.similarity import COMPONENTS
 from octorec.scoring.store import SimilaritySummary, score_and_store, score_shard_and_stage
 from octorec.settings import Settings
-from octorec.sharding import configured_shards, shard_keys
+from octorec.sharding import configured_shards
 
 GROUP = "ml_similarities"
 SAMPLE_ROWS = 15
@@ -21,12 +22,15 @@ SHARDS_CHECK = "all_shards_published"
 
 def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
     """The scoring asset; with `shards` above 1, partitioned by user shard."""
-    partitions = dg.StaticPartitionsDefinition(shard_keys(shards)) if shards > 1 else None
+    partitions = shard_partitions(shards)
 
     @dg.asset(
         name=c.USER_PROJECT_SIMILARITIES,
         group_name=GROUP,
-        deps=[c.DBT_USER_PROJECT_SIMILARITIES, "project_hybrid_embeddings"],
+        deps=[
+            c.DBT_USER_PROJECT_SIMILARITIES,
+            every_shard_of(c.PROJECT_HYBRID_EMBEDDINGS, shards),
+        ],
         kinds={"numpy", "duckdb"},
         partitions_def=partitions,
         check_specs=[
@@ -42,8 +46,7 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
         ]
         if partitions
         else None,
-        # A shard that fails (a lost connection, a killed worker) is retried on its own.
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=5) if partitions else None,
+        retry_policy=RETRY_POLICY if partitions else None,
     )
     def user_project_similarities(
         context: dg.AssetExecutionContext, octorec: OctorecResource

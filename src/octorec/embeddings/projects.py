@@ -55,14 +55,21 @@ def hybrid_layout(warehouse: Warehouse, settings: Settings) -> HybridLayout:
 
 
 def embed_projects(
-    warehouse: Warehouse, encoder: TextEncoder, run_id: str, refresh: bool = False
+    warehouse: Warehouse,
+    encoder: TextEncoder,
+    run_id: str,
+    refresh: bool = False,
+    shard: int = 0,
+    shards: int = 1,
 ) -> SemanticSummary:
-    """Embed every enriched project's text (reusing cached vectors unless `refresh`) and
-    replace the table."""
+    """Embed the enriched projects' texts (reusing cached vectors unless `refresh`) and replace
+    the table, or with `shards` above 1, only the rows of the projects in `shard`."""
     started = time.perf_counter()
+    condition, params = warehouse.shard_condition("full_name", shard, shards)
     projects = warehouse.query(
         f"SELECT full_name, embedding_text, content_hash FROM {c.DBT_PROJECT_ENRICHED_DATA} "
-        "ORDER BY full_name"
+        f"WHERE {condition} ORDER BY full_name",
+        params,
     )
     encoding = encode_with_cache(
         warehouse,
@@ -81,7 +88,7 @@ def embed_projects(
             "computed_at": pa.array([datetime.now(UTC)] * projects.num_rows),
         }
     )
-    warehouse.replace(c.PROJECT_SEMANTIC_EMBEDDINGS, rows)
+    warehouse.replace_shard(c.PROJECT_SEMANTIC_EMBEDDINGS, rows, "project_full_name", shard, shards)
     return SemanticSummary(
         projects=projects.num_rows,
         embedded=encoding.embedded,
@@ -90,15 +97,20 @@ def embed_projects(
     )
 
 
-def build_project_hybrids(warehouse: Warehouse, settings: Settings, run_id: str) -> HybridSummary:
-    """Join each project's semantic vector with its features and replace the hybrid table."""
+def build_project_hybrids(
+    warehouse: Warehouse, settings: Settings, run_id: str, shard: int = 0, shards: int = 1
+) -> HybridSummary:
+    """Join each project's semantic vector with its features and replace the hybrid table, or
+    with `shards` above 1, only the rows of the projects in `shard`."""
     started = time.perf_counter()
     layout = hybrid_layout(warehouse, settings)
+    condition, params = warehouse.shard_condition("e.full_name", shard, shards)
     projects = warehouse.query(
         f"SELECT e.full_name, e.categories, e.tech_stack, e.popularity, s.embedding "
         f"FROM {c.DBT_PROJECT_ENRICHED_DATA} AS e "
         f"INNER JOIN {c.PROJECT_SEMANTIC_EMBEDDINGS} AS s ON s.project_full_name = e.full_name "
-        "ORDER BY e.full_name"
+        f"WHERE {condition} ORDER BY e.full_name",
+        params,
     )
     semantic = matrix_from_arrow(projects.column("embedding"), settings.model_dimensions)
     popularity = np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32)
@@ -121,7 +133,7 @@ def build_project_hybrids(warehouse: Warehouse, settings: Settings, run_id: str)
             "computed_at": pa.array([datetime.now(UTC)] * projects.num_rows),
         }
     )
-    warehouse.replace(c.PROJECT_HYBRID_EMBEDDINGS, rows)
+    warehouse.replace_shard(c.PROJECT_HYBRID_EMBEDDINGS, rows, "project_full_name", shard, shards)
     return HybridSummary(
         projects=projects.num_rows, layout=layout, seconds=time.perf_counter() - started
     )

@@ -95,21 +95,32 @@ class UserEmbeddingSummary:
 
 
 def build_user_embeddings(
-    warehouse: Warehouse, encoder: TextEncoder, settings: Settings, run_id: str
+    warehouse: Warehouse,
+    encoder: TextEncoder,
+    settings: Settings,
+    run_id: str,
+    shard: int = 0,
+    shards: int = 1,
 ) -> UserEmbeddingSummary:
-    """Embed every user from their profile text and known projects; replace the user table.
+    """Embed the users from their profile text and known projects and replace the user table,
+    or with `shards` above 1, only the rows of the users in `shard`.
 
-    The user's hybrid vector uses the project layout, so users and projects live in one space.
+    Only the vectors of the projects these users know are read. The user's hybrid vector uses
+    the project layout, so users and projects live in one space.
     """
     started = time.perf_counter()
+    condition, params = warehouse.shard_condition("user_login", shard, shards)
     users = warehouse.query(
         "SELECT user_login, profile_text, categories, tech_stack, known_projects, "
-        f"mean_popularity FROM {c.DBT_USER_EMBEDDINGS_DATA} ORDER BY user_login"
+        f"mean_popularity FROM {c.DBT_USER_EMBEDDINGS_DATA} WHERE {condition} ORDER BY user_login",
+        params,
     )
-    projects = warehouse.query(
-        f"SELECT project_full_name, embedding FROM {c.PROJECT_HYBRID_EMBEDDINGS} "
-        "ORDER BY project_full_name"
-    )
+    known = sorted({name for names in users.column("known_projects").to_pylist() for name in names})
+    with warehouse.staged("_octorec_known", pa.table({"name": pa.array(known, pa.string())})):
+        projects = warehouse.query(
+            f"SELECT h.project_full_name, h.embedding FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
+            "INNER JOIN _octorec_known AS k ON k.name = h.project_full_name"
+        ).sort_by("project_full_name")
     layout = hybrid_layout(warehouse, settings)
     project_semantic = semantic_part(
         matrix_from_arrow(projects.column("embedding"), layout.dimensions), layout
@@ -150,7 +161,7 @@ def build_user_embeddings(
             "computed_at": pa.array([datetime.now(UTC)] * users.num_rows),
         }
     )
-    warehouse.replace(c.USER_EMBEDDINGS, rows)
+    warehouse.replace_shard(c.USER_EMBEDDINGS, rows, "user_login", shard, shards)
     return UserEmbeddingSummary(
         users=users.num_rows,
         bases=dict(Counter(str(b) for b in bases)),

@@ -78,6 +78,10 @@ class Warehouse(abc.ABC):
     def close(self) -> None:
         """Close the connection (and release any lock it holds)."""
 
+    @abc.abstractmethod
+    def shard_hash_sql(self, column: str) -> str:
+        """SQL computing `octorec.sharding.shard_hash` of a text column."""
+
     def lock_for_write(self, table: str) -> None:  # noqa: B027 (optional hook)
         """Serialise writers of `table` inside the current transaction, where the backend can."""
 
@@ -149,6 +153,36 @@ class Warehouse(abc.ABC):
             self.lock_for_write(table)
             with self.staged("_octorec_staged", rows, like=checked(table)):
                 self.execute(f"DELETE FROM {table}")
+                self.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"SELECT {', '.join(columns)} FROM _octorec_staged"
+                )
+        return rows.num_rows
+
+    def shard_condition(self, column: str, shard: int, shards: int) -> tuple[str, list[int]]:
+        """A SQL condition true for the rows whose `column` (a name) is in `shard` of `shards`
+        (`octorec.sharding.shard_of`), and its parameters; with one shard, every row."""
+        if shards == 1:
+            return "TRUE", []
+        return f"({self.shard_hash_sql(checked(column))} % ?) = ?", [shards, shard]
+
+    def replace_shard(
+        self, table: str, rows: pa.Table, key_column: str, shard: int, shards: int
+    ) -> int:
+        """Replace one shard's rows of a table (`replace` with one shard) in one transaction.
+
+        The shard's previous rows (those whose `key_column` belongs to the shard, including
+        names that no longer exist) go and `rows` come in; other shards' rows are untouched,
+        so shards can write side by side and a repeated shard is idempotent.
+        """
+        if shards == 1:
+            return self.replace(table, rows)
+        columns = [checked(name) for name in rows.column_names]
+        condition, params = self.shard_condition(key_column, shard, shards)
+        with self.transaction():
+            self.lock_for_write(table)
+            with self.staged("_octorec_staged", rows, like=checked(table)):
+                self.execute(f"DELETE FROM {table} WHERE {condition}", params)
                 self.execute(
                     f"INSERT INTO {table} ({', '.join(columns)}) "
                     f"SELECT {', '.join(columns)} FROM _octorec_staged"

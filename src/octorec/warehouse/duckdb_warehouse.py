@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from octorec.sharding import HASH_HEX_DIGITS
 from octorec.warehouse.base import Warehouse, WarehouseBusyError, WarehouseError
 
 
@@ -53,6 +54,9 @@ class DuckDBWarehouse(Warehouse):
 
     def render_type_names(self, ddl: str) -> str:
         return ddl
+
+    def shard_hash_sql(self, column: str) -> str:
+        return f"CAST('0x' || substr(md5(lower({column})), 1, {HASH_HEX_DIGITS}) AS BIGINT)"
 
     def close(self) -> None:
         self.connection.close()

@@ -14,6 +14,7 @@ import pyarrow as pa
 from psycopg import sql as pgsql
 from psycopg.types.string import TextLoader
 
+from octorec.sharding import HASH_HEX_DIGITS
 from octorec.warehouse.base import (
     Warehouse,
     WarehouseError,
@@ -143,6 +144,10 @@ class PostgresWarehouse(Warehouse):
                 return
             logger.warning("another run is writing %s; waiting for it to finish", table)
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+    def shard_hash_sql(self, column: str) -> str:
+        bits = 4 * HASH_HEX_DIGITS
+        return f"('x' || substr(md5(lower({column})), 1, {HASH_HEX_DIGITS}))::bit({bits})::bigint"
 
     def close(self) -> None:
         self.connection.close()
