@@ -4,10 +4,9 @@ import subprocess
 import sys
 from collections import Counter
 
-import numpy as np
 import pytest
 
-from octorec.sharding import configured_shards, in_shard, shard_hash, shard_keys, shard_of
+from octorec.sharding import configured_shards, shard_hash, shard_keys, shard_of
 
 
 def test_known_shards_do_not_change_between_versions() -> None:
@@ -32,12 +31,10 @@ def test_another_process_agrees() -> None:
     assert int(out.stdout) == shard_of("guohekui", 7)
 
 
-def test_shards_split_names_evenly_and_completely() -> None:
+def test_shards_split_names_evenly() -> None:
     names = [f"user-{i}" for i in range(8000)]
     counts = Counter(shard_of(n, 4) for n in names)
     assert set(counts) == {0, 1, 2, 3} and min(counts.values()) > 1800
-    masks = [in_shard(names, shard, 4) for shard in range(4)]
-    assert (np.sum(masks, axis=0) == 1).all()  # every name in exactly one shard
 
 
 def test_the_shard_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
-
-import numpy as np
 
 HASH_HEX_DIGITS = 15
 """60 bits: a non-negative BIGINT in SQL."""
@@ -32,11 +29,6 @@ def shard_hash(name: str) -> int:
     """The first `HASH_HEX_DIGITS` hexadecimal digits of the MD5 of the lower-case name."""
     digest = hashlib.md5(name.lower().encode("utf-8"), usedforsecurity=False).hexdigest()
     return int(digest[:HASH_HEX_DIGITS], 16)
-
-
-def in_shard(names: Sequence[str], shard: int, shards: int) -> np.ndarray:
-    """A boolean mask of the names that belong to `shard`."""
-    return np.fromiter((shard_of(n, shards) == shard for n in names), dtype=bool, count=len(names))
 
 
 def shard_keys(shards: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +28,6 @@ from octorec.scoring.similarity import (
     recommend,
 )
 from octorec.settings import ContentWeights, ScoringWeights, Settings
-from octorec.sharding import in_shard
 from octorec.warehouse import Warehouse, matrix_from_arrow
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
 from octorec.warehouse.sharded import ShardOutcome, stage_shard
@@ -45,8 +45,11 @@ class SimilaritySummary:
     table: pa.Table
 
 
-def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeatures, ProjectFeatures]:
-    """The scorer's inputs: users from the dbt scoring model, projects from the hybrid table."""
+def load_features(
+    warehouse: Warehouse, settings: Settings, shard: int = 0, shards: int = 1
+) -> tuple[UserFeatures, ProjectFeatures]:
+    """The scorer's inputs: users from the dbt scoring model (those of `shard` only, with
+    `shards` above 1), projects from the hybrid table."""
     layout = hybrid_layout(warehouse, settings)
     projects = warehouse.query(
         "SELECT h.project_full_name, h.categories, h.tech_stack, h.popularity, h.embedding, "
@@ -54,9 +57,11 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
         f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
         f"LEFT JOIN {c.DBT_PROJECT_ENRICHED_DATA} AS e ON e.full_name = h.project_full_name"
     ).sort_by("project_full_name")  # byte order on every backend: ties break the same way
+    condition, params = warehouse.shard_condition("user_login", shard, shards)
     users = warehouse.query(
         "SELECT user_login, categories, tech_stack, known_projects, embedding "
-        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
+        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES} WHERE {condition}",
+        params,
     ).sort_by("user_login")
     names = projects.column("project_full_name").to_pylist()
     masks = candidate_masks(
@@ -89,6 +94,17 @@ def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeature
         ),
     )
     return user_features, project_features
+
+
+def everyones_interactions(warehouse: Warehouse, names: Sequence[str]) -> sp.csr_matrix:
+    """All users' known projects as a users × `names` 0/1 matrix: what the item-item model
+    learns from when only one shard of users is scored (their vectors are not read)."""
+    known = warehouse.query(
+        f"SELECT user_login, known_projects FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
+    ).sort_by("user_login")
+    return interaction_matrix(
+        known.column("known_projects").to_pylist(), {n: i for i, n in enumerate(names)}
+    )
 
 
 def weights_used(
@@ -215,9 +231,9 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
-    users, projects = load_features(warehouse, settings)
-    mine = users.rows(in_shard(users.logins, shard, shards))
-    table, summary = _score(mine, projects, settings, run_id, fit_on=users.known, started=started)
+    users, projects = load_features(warehouse, settings, shard, shards)
+    everyone = everyones_interactions(warehouse, projects.names)
+    table, summary = _score(users, projects, settings, run_id, fit_on=everyone, started=started)
     outcome = stage_shard(
         warehouse,
         c.USER_PROJECT_SIMILARITIES,
