@@ -25,7 +25,7 @@ from pathlib import Path
 
 from machine import describe_machine
 from octorec.scoring.similarity import Scorer, recommend, top_ranked
-from octorec.scoring.store import load_features
+from octorec.scoring.inputs import load_features
 from octorec.settings import Retrieval, load_settings
 from octorec.warehouse import open_warehouse
 from sample_database import DATABASE, SAMPLE, bring_up_to_date

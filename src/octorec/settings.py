@@ -107,6 +107,9 @@ class ScorerSettings(BaseSettings):
         Retrieval.EXACT,
         description="exact: every user × every project; ann: index candidates, rescored exactly",
     )
+    project_chunk_rows: int = Field(
+        200_000, gt=0, description="projects a user shard is scored against at a time"
+    )
     ann_candidates: int = Field(
         50, gt=0, description="candidates per user from the index (and as many collaborative)"
     )

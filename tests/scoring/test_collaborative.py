@@ -80,3 +80,19 @@ def test_shrinkage_scales_by_the_confidence_of_the_history() -> None:
     # One known project: confidence 1 / (1 + 2); two: 2 / (2 + 2).
     assert scores[0].max() == pytest.approx(1 / 3)
     assert scores[1].max() == pytest.approx(1 / 2)
+
+
+def test_a_model_moved_to_a_smaller_catalogue_scores_its_projects_the_same() -> None:
+    rng = np.random.default_rng(7)
+    interactions = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(np.float32))
+    model = fit_item_item(interactions, regularization=5.0)
+    users = interactions[:6]
+    whole = model.scores(users)
+    # A chunk: the users' known projects plus a few others, in another order of columns.
+    kept = sorted(set(users.indices.tolist()) | {0, 5, 11})
+    column = {project: i for i, project in enumerate(kept)}
+    moved = model.on_catalogue(
+        np.array([column.get(int(p), -1) for p in model.items]), catalogue_size=len(kept)
+    )
+    assert (moved.items == -1).any()  # some modelled items are outside the chunk
+    np.testing.assert_allclose(moved.scores(users[:, kept]), whole[:, kept], atol=1e-6)

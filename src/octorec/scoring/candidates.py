@@ -27,11 +27,13 @@ def candidate_masks(
     is_archived: Sequence[bool | None],
     pushed_at: Sequence[datetime | None],
     filters: CandidateFilters,
+    newest: datetime | None = None,
 ) -> CandidateMasks:
     """Apply the filters to row-aligned project attributes.
 
-    Push ages are measured from the newest push in the catalogue, not from today, so a snapshot
-    evaluates the same way whenever it is read. A project with no push date counts as stale.
+    Push ages are measured from the newest push in the catalogue (`newest`, or the newest of
+    these projects when not given), not from today, so a snapshot evaluates the same way
+    whenever it is read. A project with no push date counts as stale.
     """
     count = len(languages)
     eligible = np.ones(count, dtype=bool)
@@ -44,8 +46,9 @@ def candidate_masks(
         eligible &= np.array(
             [(language or "").lower() in kept_languages for language in languages], dtype=bool
         )
-    dates = [d for d in pushed_at if d is not None]
-    newest = max(dates) if dates else None
+    if newest is None:
+        dates = [d for d in pushed_at if d is not None]
+        newest = max(dates) if dates else None
 
     def pushed_within(months: int) -> np.ndarray:
         if newest is None:

@@ -70,7 +70,8 @@ class ItemItemModel:
     """Item-item weights over a subset of the catalogue."""
 
     items: np.ndarray
-    """Catalogue column of each modelled item, in the order of the weights' rows and columns."""
+    """Catalogue column of each modelled item, in the order of the weights' rows and columns;
+    -1 for an item this catalogue lacks (`on_catalogue`: a chunk of a larger one)."""
     form: PrimalWeights | DualWeights
     """B itself, or the factors it is computed from (fewer users than items)."""
     catalogue_size: int
@@ -88,9 +89,10 @@ class ItemItemModel:
     def _selector(self) -> sp.csr_matrix:
         # catalogue × modelled items, 1 where a project is a modelled item: multiplying by it
         # selects the modelled columns far faster than scipy's column indexing.
-        ones = np.ones(len(self.items), dtype=np.float32)
+        present = self.items >= 0
+        ones = np.ones(int(present.sum()), dtype=np.float32)
         return sp.csr_matrix(
-            (ones, (self.items, np.arange(len(self.items)))),
+            (ones, (self.items[present], np.arange(len(self.items))[present])),
             shape=(self.catalogue_size, len(self.items)),
         )
 
@@ -118,11 +120,13 @@ class ItemItemModel:
         modelled items and projects outside the model get 0.
         """
         result = np.zeros((interactions.shape[0], self.catalogue_size), dtype=np.float32)
-        result[:, self.items] = self.scores_of_items(interactions)
+        present = self.items >= 0
+        result[:, self.items[present]] = self.scores_of_items(interactions)[:, present]
         return result
 
     def scores_of_items(self, interactions: sp.csr_matrix) -> np.ndarray:
-        """`scores` restricted to the modelled items (columns in the order of `items`)."""
+        """`scores` restricted to the modelled items (columns in the order of `items`), all of
+        them, also those this catalogue lacks (the best of them sets each user's scale)."""
         if len(self.items) == 0:
             return np.zeros((interactions.shape[0], 0), dtype=np.float32)
         known = self.modelled(interactions)
@@ -142,8 +146,22 @@ class ItemItemModel:
     def position_of(self) -> np.ndarray:
         """For each catalogue project, its column in `scores_of_items`, or -1."""
         positions = np.full(self.catalogue_size, -1, dtype=np.int64)
-        positions[self.items] = np.arange(len(self.items))
+        present = self.items >= 0
+        positions[self.items[present]] = np.arange(len(self.items))[present]
         return positions
+
+    def on_catalogue(self, items: np.ndarray, catalogue_size: int) -> ItemItemModel:
+        """The same model over another catalogue, where `items` are the modelled items'
+        columns (in the order of `self.items`; -1 for those it lacks).
+
+        A user's interactions must all be in the new catalogue (their scores come from them);
+        items it lacks still count towards each user's scale, so scores do not change."""
+        return ItemItemModel(
+            items=np.asarray(items, dtype=np.int64),
+            form=self.form,
+            catalogue_size=catalogue_size,
+            shrinkage=self.shrinkage,
+        )
 
 
 def fit_item_item(

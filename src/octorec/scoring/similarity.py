@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from octorec.embeddings.encoder import available_cores
 from octorec.features import multi_hot, vocabulary
-from octorec.scoring.collaborative import fit_item_item
+from octorec.scoring.collaborative import ItemItemModel, fit_item_item
 from octorec.scoring.semantic import semantic_for_pairs, semantic_similarity
 from octorec.settings import Retrieval, ScorerSettings, ScoringWeights
 
@@ -165,6 +165,16 @@ PAIR_USERS_PER_STEP = 1024
 """Distinct users whose Jaccard against every distinct label set is held at a time."""
 
 
+def fit_collaborative(interactions: sp.csr_matrix, settings: ScorerSettings) -> ItemItemModel:
+    """The item-item model the scorer uses, fitted on users × projects interactions."""
+    return fit_item_item(
+        interactions,
+        settings.collaborative_regularization,
+        settings.collaborative_max_items,
+        settings.collaborative_shrinkage,
+    )
+
+
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:
     """Column indices of each row's `n` best scores, best first, ties to the lower index.
 
@@ -222,21 +232,18 @@ class Scorer:
         *,
         with_collaborative: bool = True,
         fit_on: sp.csr_matrix | None = None,
+        item_item: ItemItemModel | None = None,
     ) -> None:
         self.settings = settings or ScorerSettings()
         self.users = users
         self.projects = projects
         # The item-item model learns from everyone's interactions (`fit_on`), also when only
         # some users are scored here (one shard): every shard then scores with the same model.
+        # A model fitted already (`item_item`, over this catalogue) is used as it is.
         self.item_item = (
-            fit_item_item(
-                users.known if fit_on is None else fit_on,
-                self.settings.collaborative_regularization,
-                self.settings.collaborative_max_items,
-                self.settings.collaborative_shrinkage,
-            )
-            if with_collaborative
-            else None
+            item_item
+            if item_item is not None or not with_collaborative
+            else fit_collaborative(users.known if fit_on is None else fit_on, self.settings)
         )
         self.eligible = projects.mask(projects.eligible)
         self.popular_active = np.where(
@@ -427,6 +434,7 @@ def recommend(
     scorer_settings: ScorerSettings | None = None,
     cold_start_weights: ScoringWeights | None = None,
     fit_on: sp.csr_matrix | None = None,
+    item_item: ItemItemModel | None = None,
 ) -> Recommendations:
     """Score users against projects and keep each user's best `top_n` above `min_score`.
 
@@ -436,7 +444,8 @@ def recommend(
     candidates an approximate nearest-neighbour index and the collaborative model propose
     (`octorec.scoring.retrieval`). Users who know no project are scored with
     `cold_start_weights` when given (see `Scorer.total`). `fit_on` is the interaction matrix
-    the item-item model learns from when it is not these users' own (scoring one shard).
+    the item-item model learns from when it is not these users' own (scoring one shard);
+    `item_item` a model fitted already over these projects (scoring a chunk of them).
     """
     started = time.perf_counter()
     scorer = Scorer(
@@ -445,6 +454,7 @@ def recommend(
         scorer_settings,
         with_collaborative=weights.collaborative > 0,
         fit_on=fit_on,
+        item_item=item_item,
     )
     if scorer.settings.retrieval == Retrieval.ANN:
         from octorec.scoring.retrieval import recommend_from_candidates

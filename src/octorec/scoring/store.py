@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,11 +13,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from octorec import constants as c
-from octorec.embeddings.hybrid import semantic_part
-from octorec.embeddings.projects import hybrid_layout
-from octorec.embeddings.users import interaction_matrix
-from octorec.scoring.candidates import candidate_masks
 from octorec.scoring.explanations import most_similar_known, reason
+from octorec.scoring.inputs import load_features
 from octorec.scoring.similarity import (
     COMPONENTS,
     ProjectFeatures,
@@ -28,7 +24,7 @@ from octorec.scoring.similarity import (
     recommend,
 )
 from octorec.settings import ContentWeights, ScoringWeights, Settings
-from octorec.warehouse import Warehouse, matrix_from_arrow
+from octorec.warehouse import Warehouse
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
 from octorec.warehouse.sharded import ShardOutcome, stage_shard
 
@@ -43,68 +39,6 @@ class SimilaritySummary:
     users_with_recommendations: int
     seconds: float
     table: pa.Table
-
-
-def load_features(
-    warehouse: Warehouse, settings: Settings, shard: int = 0, shards: int = 1
-) -> tuple[UserFeatures, ProjectFeatures]:
-    """The scorer's inputs: users from the dbt scoring model (those of `shard` only, with
-    `shards` above 1), projects from the hybrid table."""
-    layout = hybrid_layout(warehouse, settings)
-    projects = warehouse.query(
-        "SELECT h.project_full_name, h.categories, h.tech_stack, h.popularity, h.embedding, "
-        "e.language, e.is_fork, e.is_archived, e.pushed_at "
-        f"FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
-        f"LEFT JOIN {c.DBT_PROJECT_ENRICHED_DATA} AS e ON e.full_name = h.project_full_name"
-    ).sort_by("project_full_name")  # byte order on every backend: ties break the same way
-    condition, params = warehouse.shard_condition("user_login", shard, shards)
-    users = warehouse.query(
-        "SELECT user_login, categories, tech_stack, known_projects, embedding "
-        f"FROM {c.DBT_USER_PROJECT_SIMILARITIES} WHERE {condition}",
-        params,
-    ).sort_by("user_login")
-    names = projects.column("project_full_name").to_pylist()
-    masks = candidate_masks(
-        projects.column("language").to_pylist(),
-        projects.column("is_fork").to_pylist(),
-        projects.column("is_archived").to_pylist(),
-        projects.column("pushed_at").to_pylist(),
-        settings.filters,
-    )
-    project_features = ProjectFeatures(
-        names=names,
-        semantic=semantic_part(
-            matrix_from_arrow(projects.column("embedding"), layout.dimensions), layout
-        ),
-        categories=projects.column("categories").to_pylist(),
-        tech_stack=projects.column("tech_stack").to_pylist(),
-        popularity=np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32),
-        eligible=masks.eligible,
-        active=masks.active,
-    )
-    user_features = UserFeatures(
-        logins=users.column("user_login").to_pylist(),
-        semantic=semantic_part(
-            matrix_from_arrow(users.column("embedding"), layout.dimensions), layout
-        ),
-        categories=users.column("categories").to_pylist(),
-        tech_stack=users.column("tech_stack").to_pylist(),
-        known=interaction_matrix(
-            users.column("known_projects").to_pylist(), {n: i for i, n in enumerate(names)}
-        ),
-    )
-    return user_features, project_features
-
-
-def everyones_interactions(warehouse: Warehouse, names: Sequence[str]) -> sp.csr_matrix:
-    """All users' known projects as a users × `names` 0/1 matrix: what the item-item model
-    learns from when only one shard of users is scored (their vectors are not read)."""
-    known = warehouse.query(
-        f"SELECT user_login, known_projects FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
-    ).sort_by("user_login")
-    return interaction_matrix(
-        known.column("known_projects").to_pylist(), {n: i for i, n in enumerate(names)}
-    )
 
 
 def weights_used(
@@ -231,9 +165,26 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
-    users, projects = load_features(warehouse, settings, shard, shards)
-    everyone = everyones_interactions(warehouse, projects.names)
-    table, summary = _score(users, projects, settings, run_id, fit_on=everyone, started=started)
+    from octorec.scoring.chunked import score_in_project_chunks  # it reads through this module
+
+    chunked = score_in_project_chunks(warehouse, settings, shard, shards)
+    result = chunked.recommendations
+    table = recommendations_table(
+        result,
+        chunked.users,
+        chunked.projects,
+        settings.weights,
+        settings.content_weights,
+        run_id,
+    )
+    summary = SimilaritySummary(
+        users=len(chunked.users.logins),
+        projects=chunked.catalogue_size,
+        recommendations=len(result),
+        users_with_recommendations=len(np.unique(result.user_index)),
+        seconds=time.perf_counter() - started,
+        table=table,
+    )
     outcome = stage_shard(
         warehouse,
         c.USER_PROJECT_SIMILARITIES,

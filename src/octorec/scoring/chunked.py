@@ -1,0 +1,212 @@
+"""Scoring one user shard against the catalogue read in chunks of projects, in bounded memory.
+
+A shard reads its users, the names of every project (not their vectors) and everyone's known
+projects by name (for the item-item model, fitted once). Then, chunk by chunk of
+`RECOMMENDATION_PROJECT_CHUNK_ROWS` projects in name order, it reads the features of the chunk
+and of the projects its users know (the semantic term compares candidates with those), scores
+its users against them with only the chunk's projects eligible, and keeps each user's best
+`top_n`; the chunks' best are then merged per user by score, ties to the lower name, as one
+pass over the whole catalogue breaks them. Every component of a pair depends only on the user,
+the project and the user's known projects, and the collaborative scale is taken over every
+modelled item in every chunk, so the result is the unchunked one (tested).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+
+from octorec import constants as c
+from octorec.embeddings.projects import hybrid_layout
+from octorec.scoring.collaborative import ItemItemModel
+from octorec.scoring.inputs import (
+    everyones_interactions,
+    read_projects,
+    read_users,
+    user_features,
+)
+from octorec.scoring.similarity import (
+    COMPONENTS,
+    ProjectFeatures,
+    Recommendations,
+    UserFeatures,
+    fit_collaborative,
+    recommend,
+)
+from octorec.settings import Settings
+from octorec.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkedResult:
+    """The shard's recommendations, indexed into `users` and `projects` (the recommended and
+    the known projects only), and how much was scored."""
+
+    recommendations: Recommendations
+    users: UserFeatures
+    projects: ProjectFeatures
+    catalogue_size: int
+    chunks: int
+
+
+def score_in_project_chunks(
+    warehouse: Warehouse, settings: Settings, shard: int, shards: int
+) -> ChunkedResult:
+    """Score the users of `shard` against every project, `project_chunk_rows` at a time."""
+    layout = hybrid_layout(warehouse, settings)
+    users = read_users(warehouse, settings, shard, shards)
+    catalogue = (
+        warehouse.query(f"SELECT project_full_name FROM {c.PROJECT_HYBRID_EMBEDDINGS}")
+        .sort_by("project_full_name")
+        .column(0)
+        .to_pylist()
+    )
+    newest = (
+        warehouse.query(
+            f"SELECT max(e.pushed_at) AS newest FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
+            f"INNER JOIN {c.DBT_PROJECT_ENRICHED_DATA} AS e ON e.full_name = h.project_full_name"
+        )
+        .column("newest")[0]
+        .as_py()
+    )
+    known = sorted({name for names in users.column("known_projects").to_pylist() for name in names})
+    model = (
+        fit_collaborative(everyones_interactions(warehouse, catalogue), settings.scorer)
+        if settings.weights.collaborative > 0
+        else None
+    )
+    step = settings.scorer.project_chunk_rows
+    kept: list[_Kept] = []
+    for start in range(0, len(catalogue), step):
+        started = time.perf_counter()
+        chunk = catalogue[start : start + step]
+        kept.append(
+            _score_chunk(warehouse, settings, users, chunk, known, newest, model, catalogue)
+        )
+        logger.info(
+            "shard %d: projects %d-%d of %d scored in %.2f s",
+            shard,
+            start,
+            start + len(chunk),
+            len(catalogue),
+            time.perf_counter() - started,
+        )
+    best = _merge(kept, settings.top_n)
+    final = read_projects(warehouse, settings, sorted(set(best.names) | set(known)), newest)
+    column = {name: i for i, name in enumerate(final.names)}
+    recommendations = Recommendations(
+        user_index=best.user_index,
+        project_index=np.array([column[n] for n in best.names], dtype=np.int64),
+        rank=best.rank,
+        score=best.score,
+        **best.components,
+    )
+    return ChunkedResult(
+        recommendations=recommendations,
+        users=user_features(users, final.names, layout),
+        projects=final,
+        catalogue_size=len(catalogue),
+        chunks=len(kept),
+    )
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Recommendations of one chunk (or merged), with project names instead of indices."""
+
+    user_index: np.ndarray
+    names: list[str]
+    rank: np.ndarray
+    score: np.ndarray
+    components: dict[str, np.ndarray]
+
+
+def _score_chunk(
+    warehouse: Warehouse,
+    settings: Settings,
+    users: pa.Table,
+    chunk: Sequence[str],
+    known: Sequence[str],
+    newest: datetime | None,
+    model: ItemItemModel | None,
+    catalogue: Sequence[str],
+) -> _Kept:
+    in_chunk = set(chunk)
+    projects = read_projects(warehouse, settings, sorted(in_chunk | set(known)), newest)
+    # Known projects outside the chunk are read for the semantic term only; they are scored
+    # (for the users who do not know them) with their own chunk.
+    eligible = projects.mask(projects.eligible) & np.array(
+        [name in in_chunk for name in projects.names], dtype=bool
+    )
+    projects = ProjectFeatures(
+        names=projects.names,
+        semantic=projects.semantic,
+        categories=projects.categories,
+        tech_stack=projects.tech_stack,
+        popularity=projects.popularity,
+        eligible=eligible,
+        active=projects.active,
+    )
+    features = user_features(users, projects.names, hybrid_layout(warehouse, settings))
+    chunk_model = None
+    if model is not None:
+        # The model was fitted over the whole catalogue; its items move to this one's columns.
+        column = {name: i for i, name in enumerate(projects.names)}
+        chunk_model = model.on_catalogue(
+            np.array([column.get(catalogue[i], -1) for i in model.items.tolist()], np.int64),
+            len(projects.names),
+        )
+    result = recommend(
+        features,
+        projects,
+        settings.weights,
+        settings.top_n,
+        settings.min_similarity,
+        scorer_settings=settings.scorer,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+        item_item=chunk_model,
+    )
+    return _Kept(
+        user_index=result.user_index,
+        names=[projects.names[i] for i in result.project_index.tolist()],
+        rank=result.rank,
+        score=result.score,
+        components={name: getattr(result, name) for name in COMPONENTS},
+    )
+
+
+def _merge(parts: Sequence[_Kept], top_n: int) -> _Kept:
+    """Each user's best `top_n` of every chunk's, by score, ties to the lower name."""
+    users = np.concatenate([p.user_index for p in parts]) if parts else np.zeros(0, np.int64)
+    names = [name for p in parts for name in p.names]
+    scores = np.concatenate([p.score for p in parts]) if parts else np.zeros(0, np.float32)
+    components = {
+        name: np.concatenate([p.components[name] for p in parts])
+        if parts
+        else np.zeros(0, np.float32)
+        for name in COMPONENTS
+    }
+    name_order = np.argsort(np.array(names, dtype=object), kind="stable")
+    name_rank = np.empty(len(names), dtype=np.int64)
+    name_rank[name_order] = np.arange(len(names))
+    order = np.lexsort((name_rank, -scores, users))
+    users, scores = users[order], scores[order]
+    first = np.r_[True, users[1:] != users[:-1]] if len(users) else np.zeros(0, bool)
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(users)), 0))
+    rank = np.arange(len(users)) - group_start + 1
+    keep = rank <= top_n
+    return _Kept(
+        user_index=users[keep],
+        names=[names[i] for i in order[keep].tolist()],
+        rank=rank[keep],
+        score=scores[keep],
+        components={name: value[order][keep] for name, value in components.items()},
+    )
