@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from machine import describe_machine
-from octorec.scoring.similarity import Scorer, recommend, top_ranked
 from octorec.scoring.inputs import load_features
+from octorec.scoring.similarity import Scorer, recommend, top_ranked
 from octorec.settings import Retrieval, load_settings
 from octorec.warehouse import open_warehouse
 from sample_database import DATABASE, SAMPLE, bring_up_to_date
