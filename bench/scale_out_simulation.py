@@ -160,8 +160,9 @@ def main() -> None:
                     "the work divides evenly between shards",
                     "not counted: each shard's fingerprint reads of its inputs, and publishing "
                     "(one INSERT of users × 5 rows at the end)",
-                    "project vectors (float32, 384 values) must be read in chunks once they "
-                    "exceed a worker's memory (about 10M projects here)",
+                    "project vectors (float32, 384 values; the column below) are read by a shard "
+                    "in chunks of RECOMMENDATION_PROJECT_CHUNK_ROWS, never all at once; reading "
+                    "each chunk once per shard is not counted",
                 ],
                 "machine": describe_machine(),
             },
