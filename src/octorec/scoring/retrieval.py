@@ -57,8 +57,8 @@ TRAINING_PER_LIST = 40
 """Projects sampled per cell to train the k-means (faiss asks for at least 39)."""
 KMEANS_ITERATIONS = 5
 """k-means passes (faiss's default 10 builds 1.3× slower for the same recall here)."""
-USER_CHUNK = 256
-"""Users searched and rescored at a time."""
+USER_CHUNK = 1024
+"""Users searched and rescored at a time (256: 10% slower at 100,000 users, Python overhead)."""
 SAMPLE_STRIDE = 8
 """Every how many columns `best_positive_columns` samples to estimate a row's threshold."""
 
