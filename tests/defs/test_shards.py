@@ -50,6 +50,17 @@ def _assert_same_rows(mine: list[dict], theirs: list[dict]) -> None:
         }
 
 
+def _run_unpartitioned(snapshot: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The whole job in one run on `url` (no shards); its recommendation rows."""
+    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(snapshot))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("OCTOREC_SHARDS", raising=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        whole = defs().resolve_job_def("training_data_pipeline")
+        assert whole.execute_in_process(instance=instance).success
+    return _rows(url)
+
+
 def _dagster_home(directory: Path) -> Path:
     """An instance whose runs start at once, each in its own process (the default launcher)."""
     directory.mkdir()
@@ -92,13 +103,7 @@ BACKFILL_TIMEOUT_SECONDS = 900
 def test_an_asset_backfill_of_every_shard_equals_one_run(
     sample_slice: Path, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
-    monkeypatch.delenv("OCTOREC_SHARDS", raising=False)
-    with dg.DagsterInstance.ephemeral() as instance:
-        whole = defs().resolve_job_def("training_data_pipeline")
-        assert whole.execute_in_process(instance=instance).success
-    unpartitioned = _rows(postgres_url)
+    unpartitioned = _run_unpartitioned(sample_slice, postgres_url, monkeypatch)
     projects = _vectors(postgres_url, "project_hybrid_embeddings", "project_full_name")
     users = _vectors(postgres_url, "user_embeddings", "user_login")
     assert unpartitioned and projects and users
@@ -207,23 +212,12 @@ def _wait_for_backfill(home: Path, backfill_id: str, monkeypatch: pytest.MonkeyP
 def test_a_backfill_of_every_user_shard_runs_in_parallel_and_equals_one_run(
     sample_slice: Path, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(sample_slice))
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
-    monkeypatch.delenv("OCTOREC_SHARDS", raising=False)
-    with dg.DagsterInstance.ephemeral() as instance:
-        whole = defs().resolve_job_def("training_data_pipeline")
-        assert whole.execute_in_process(instance=instance).success
-    unpartitioned = _rows(postgres_url)
+    unpartitioned = _run_unpartitioned(sample_slice, postgres_url, monkeypatch)
     assert unpartitioned
 
     # Dagster's own backfill: one run per shard, each launched at once in its own process
     # (the default run coordinator), all writing to the one PostgreSQL store.
-    home = tmp_path / "dagster-home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nrun_coordinator:\n"
-        "  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
-    )
+    home = _dagster_home(tmp_path / "dagster-home")
     env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOREC_SHARDS": str(SHARDS)}
     dagster = Path(sys.executable).parent / "dagster"
     backfill = subprocess.run(
@@ -253,7 +247,7 @@ def test_a_backfill_of_every_user_shard_runs_in_parallel_and_equals_one_run(
         ]
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
         # Side by side: every shard's run started before any of them ended.
-        assert max(r.start_time for r in records) < min(r.end_time for r in records)
+        assert _overlapping(records)
         published = []
         for record in records:
             [event] = instance.fetch_materializations(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
 
 from octorec import constants as c
 from octorec.scoring.explanations import most_similar_known, reason
@@ -128,7 +127,7 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
     """Score every user, keep the top N above the threshold, replace the result atomically."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
-    table, summary = _score(users, projects, settings, run_id, fit_on=None, started=started)
+    table, summary = _score(users, projects, settings, run_id, started=started)
     warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
     return summary
 
@@ -219,7 +218,6 @@ def _score(
     projects: ProjectFeatures,
     settings: Settings,
     run_id: str,
-    fit_on: sp.csr_matrix | None,
     started: float,
 ) -> tuple[pa.Table, SimilaritySummary]:
     result = recommend(
@@ -230,7 +228,6 @@ def _score(
         settings.min_similarity,
         scorer_settings=settings.scorer,
         cold_start_weights=settings.content_weights.as_scoring_weights(),
-        fit_on=fit_on,
     )
     table = recommendations_table(
         result, users, projects, settings.weights, settings.content_weights, run_id
