@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
-import pyarrow as pa
 
 from octorec import constants as c
 from octorec.embeddings.projects import hybrid_layout
+from octorec.embeddings.users import interaction_matrix
 from octorec.scoring.collaborative import ItemItemModel
 from octorec.scoring.inputs import (
     everyones_interactions,
@@ -77,7 +77,10 @@ def score_in_project_chunks(
         .column("newest")[0]
         .as_py()
     )
-    known = sorted({name for names in users.column("known_projects").to_pylist() for name in names})
+    known_lists = users.column("known_projects").to_pylist()
+    known = sorted({name for names in known_lists for name in names})
+    # The users' vectors and labels are read once; each catalogue gets its own known matrix.
+    shard_users = user_features(users, [], layout)
     model = (
         fit_collaborative(everyones_interactions(warehouse, catalogue), settings.scorer)
         if settings.weights.collaborative > 0
@@ -89,7 +92,17 @@ def score_in_project_chunks(
         started = time.perf_counter()
         chunk = catalogue[start : start + step]
         kept.append(
-            _score_chunk(warehouse, settings, users, chunk, known, newest, model, catalogue)
+            _score_chunk(
+                warehouse,
+                settings,
+                shard_users,
+                known_lists,
+                chunk,
+                known,
+                newest,
+                model,
+                catalogue,
+            )
         )
         logger.info(
             "shard %d: projects %d-%d of %d scored in %.2f s",
@@ -111,7 +124,7 @@ def score_in_project_chunks(
     )
     return ChunkedResult(
         recommendations=recommendations,
-        users=user_features(users, final.names, layout),
+        users=_knowing(shard_users, known_lists, final.names),
         projects=final,
         catalogue_size=len(catalogue),
         chunks=len(kept),
@@ -132,7 +145,8 @@ class _Kept:
 def _score_chunk(
     warehouse: Warehouse,
     settings: Settings,
-    users: pa.Table,
+    users: UserFeatures,
+    known_lists: Sequence[Sequence[str]],
     chunk: Sequence[str],
     known: Sequence[str],
     newest: datetime | None,
@@ -146,16 +160,8 @@ def _score_chunk(
     eligible = projects.mask(projects.eligible) & np.array(
         [name in in_chunk for name in projects.names], dtype=bool
     )
-    projects = ProjectFeatures(
-        names=projects.names,
-        semantic=projects.semantic,
-        categories=projects.categories,
-        tech_stack=projects.tech_stack,
-        popularity=projects.popularity,
-        eligible=eligible,
-        active=projects.active,
-    )
-    features = user_features(users, projects.names, hybrid_layout(warehouse, settings))
+    projects = replace(projects, eligible=eligible)
+    features = _knowing(users, known_lists, projects.names)
     chunk_model = None
     if model is not None:
         # The model was fitted over the whole catalogue; its items move to this one's columns.
@@ -181,6 +187,14 @@ def _score_chunk(
         score=result.score,
         components={name: getattr(result, name) for name in COMPONENTS},
     )
+
+
+def _knowing(
+    users: UserFeatures, known_lists: Sequence[Sequence[str]], catalogue: Sequence[str]
+) -> UserFeatures:
+    """The users with their known projects as columns of `catalogue`."""
+    column = {name: i for i, name in enumerate(catalogue)}
+    return replace(users, known=interaction_matrix(known_lists, column))
 
 
 def _merge(parts: Sequence[_Kept], top_n: int) -> _Kept:

@@ -19,13 +19,11 @@ from octorec.settings import Settings
 from octorec.warehouse import Warehouse, matrix_from_arrow
 
 
-def load_features(
-    warehouse: Warehouse, settings: Settings, shard: int = 0, shards: int = 1
-) -> tuple[UserFeatures, ProjectFeatures]:
-    """The scorer's inputs: users from the dbt scoring model (those of `shard` only, with
-    `shards` above 1), projects from the hybrid table."""
+def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeatures, ProjectFeatures]:
+    """The scorer's inputs: every user from the dbt scoring model, every project from the
+    hybrid table (a user shard reads them in chunks instead: `octorec.scoring.chunked`)."""
     projects = read_projects(warehouse, settings)
-    users = read_users(warehouse, settings, shard, shards)
+    users = read_users(warehouse, settings)
     return user_features(users, projects.names, hybrid_layout(warehouse, settings)), projects
 
 
