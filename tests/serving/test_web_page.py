@@ -124,11 +124,16 @@ def test_searching_a_user_shows_their_recommendations(
     label = driver.find_element(By.CSS_SELECTOR, "label[for='user-search']")
     assert label.text and search.get_attribute("type") == "search"
     search.send_keys(USER_QUERY)
-    match = WebDriverWait(driver, WAIT_SECONDS).until(
-        lambda d: next(
-            (a for a in d.find_elements(By.CSS_SELECTOR, "#user-matches a") if a.text == USER), None
-        )
+    # The page lists users before anything is typed; wait for the list that answers the query
+    # (the debounced search replaces the first one), not for any link with the right text.
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: d.find_element(By.ID, "user-matches").get_attribute("data-query") == USER_QUERY
     )
+    match = next(
+        (a for a in driver.find_elements(By.CSS_SELECTOR, "#user-matches a") if a.text == USER),
+        None,
+    )
+    assert match is not None, f"the search for {USER_QUERY!r} does not list {USER}"
     options = driver.find_elements(By.CSS_SELECTOR, "#user-options option")
     assert USER in [option.get_attribute("value") for option in options]
     match.click()

@@ -300,6 +300,8 @@ async function searchUsers() {
     $("user-options").replaceChildren(...users.map((u) => el("option", { value: u.login })));
     const links = users.map((u) => el("li", {}, el("a", { href: userHash(u.login) }, u.login)));
     $("user-matches").replaceChildren(...links);
+    // Which query the list answers: a reader (or a test) can tell a stale list from this one.
+    $("user-matches").dataset.query = query;
     if (!users.length) status.textContent = `No developer matches "${query}".`;
     else if (!query) status.textContent = "Developers with recommendations:";
     else {
