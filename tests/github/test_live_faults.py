@@ -305,3 +305,40 @@ def test_the_scrape_command_prints_its_final_error_on_its_own_line(
         "octorec: GET /users/guohekui not fetched after 1 attempts (HTTP 503) "
         "(batches committed before this are kept)"
     )
+
+
+def test_a_warehouse_from_before_ids_learns_them_once_and_its_renames(
+    fake_github: FakeGitHub, location: str | Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fake_github.data
+    old = data.stars["guohekui"][0][0]
+    new = "moved-owner/" + old.split("/")[1]
+    env = _only(fake_github, Path("unused.duckdb"), GITHUB_USERS="HearLing,guohekui")
+    if isinstance(location, str):
+        env["DATABASE_URL"] = location
+    else:
+        env["OCTOREC_DATABASE"] = str(location)
+    _scrape(monkeypatch, env)
+    with open_warehouse(location) as warehouse:  # as an older octorec left it
+        warehouse.execute("ALTER TABLE raw.repositories DROP COLUMN github_id")
+        warehouse.execute("UPDATE raw.repositories SET payload = NULL")
+    stored = _query(location, "SELECT count(*) AS n FROM raw.repositories")[0]["n"]
+    data.rename(old, new)
+    try:
+        # Nobody asks for the old name: only the stored copy without an id leads to it.
+        _scrape(monkeypatch, {**env, "GITHUB_USERS": "HearLing"})
+        graphql = fake_github.requests["graphql"]
+        _scrape(monkeypatch, {**env, "GITHUB_USERS": "HearLing"})
+        assert fake_github.requests["graphql"] == graphql  # the ids are learned once
+    finally:
+        data.rename(new, old)
+        data.renamed.clear()
+    rows = _query(location, "SELECT full_name, github_id FROM raw.repositories")
+    assert len(rows) == stored and all(row["github_id"] is not None for row in rows)
+    names = {row["full_name"] for row in rows}
+    assert new in names and old not in names
+    starred = _query(
+        location, "SELECT repo_full_name FROM raw.interactions WHERE user_login = 'guohekui'"
+    )
+    assert new in {r["repo_full_name"] for r in starred}
+    assert old not in {r["repo_full_name"] for r in starred}

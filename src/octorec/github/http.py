@@ -203,22 +203,22 @@ class GitHubHttp:
         query: str,
         variables: dict[str, Any] | None = None,
         *,
-        max_retries: int | None = None,
+        timeout_retries: int | None = None,
     ) -> ApiResponse:
         """POST a GraphQL query; query-level errors raise `GitHubFetchError`.
 
         GitHub's transient failure (`data: null`, "Something went wrong … timeout") is retried
-        like a 5xx, at most `max_retries` times (the policy's by default), then raises
-        `GraphQLTimeoutError` so the caller can try a smaller query. Errors tied to one aliased
-        field (`path`) leave that field null: the caller decides by the error's `type` whether
-        the repository is gone (`NOT_FOUND`) or only failed this time.
+        like a 5xx, but at most `timeout_retries` times when given (a caller that can try a
+        smaller query wants to know early), then raises `GraphQLTimeoutError`. Errors tied to
+        one aliased field (`path`) leave that field null: the caller decides by the error's
+        `type` whether the repository is gone (`NOT_FOUND`) or only failed this time.
         """
         response = self._send(
             "POST",
             "/graphql",
             json_body={"query": query, "variables": variables or {}},
             transient=_graphql_transient,
-            max_retries=max_retries,
+            transient_retries=timeout_retries,
         )
         body = response.body if isinstance(response.body, dict) else {}
         errors = [e for e in body.get("errors") or [] if not e.get("path")]
@@ -237,13 +237,13 @@ class GitHubHttp:
         json_body: Any = None,
         missing_ok: bool = False,
         transient: Callable[[Any], str | None] | None = None,
-        max_retries: int | None = None,
+        transient_retries: int | None = None,
     ) -> ApiResponse:
         failures = 0
+        transient_failures = 0
         waits = 0
         last_problem = ""
         transient_failure = False
-        retries = self.policy.max_retries if max_retries is None else max_retries
         while True:
             transient_failure = False
             try:
@@ -273,13 +273,15 @@ class GitHubHttp:
                     )
                 elif problem is not None:
                     last_problem, transient_failure = problem, True
+                    transient_failures += 1
                 else:
                     return ApiResponse(status, body, response.headers, url=url)
             except httpx.RequestError as error:  # timeouts, resets, broken encodings
                 last_problem = type(error).__name__
             except ValueError:  # truncated JSON, or a body cut inside a UTF-8 character
                 last_problem = "truncated or invalid JSON"
-            if failures >= retries:
+            early = transient_retries is not None and transient_failures > transient_retries
+            if failures >= self.policy.max_retries or (transient_failure and early):
                 error_type = GraphQLTimeoutError if transient_failure else GitHubFetchError
                 raise error_type(
                     f"{method} {url} not fetched after {failures + 1} attempts ({last_problem})"

@@ -226,13 +226,14 @@ class GitHubApiSource(GitHubSource):
                 yield self._batch(repositories=found, rejected=rejected)
                 done += len(names)
                 self._report("details", done, len(to_fetch))
+            yield from self._leftover_cache()
             return
         size = self.config.batch_size
         pending = list(to_fetch)
         while pending:
             names = pending[:size]
             try:
-                found, rejected, retry = self._details(names, last_try=size == 1)
+                found, rejected, retry = self._details(names, smallest=size == 1)
             except GraphQLTimeoutError:
                 if size == 1:
                     raise
@@ -245,6 +246,15 @@ class GitHubApiSource(GitHubSource):
             yield self._batch(repositories=found, rejected=rejected)
             done += len(names) - len(retry)
             self._report("details", done, len(to_fetch))
+        yield from self._leftover_cache()
+
+    def _leftover_cache(self) -> Iterator[SourceData]:
+        """Cached answers no batch took (a changed search page whose repositories were all
+        stored already): committed on their own at the end."""
+        if self.cache is not None:
+            entries = self.cache.take()
+            if entries:
+                yield SourceData(http_cache=entries)
 
     def _stale(self, stored: dict[str, StoredRepository], name: str, version: Version) -> bool:
         """Whether a wanted repository's stored details are missing, changed or too old."""
@@ -321,7 +331,8 @@ class GitHubApiSource(GitHubSource):
                 path, {**(params or {}), "per_page": PER_PAGE, "page": 1}, accept=accept
             )
             if again.etag is None or again.etag == first_etag:
-                return items, unchanged
+                # A list read again is new to the warehouse even where pages now answer 304.
+                return items, unchanged and attempt == 1
             logger.warning(
                 "%s changed while it was paged (read %d); reading it again", path, attempt
             )
@@ -353,16 +364,19 @@ class GitHubApiSource(GitHubSource):
             page += 1
 
     def _details(
-        self, names: list[str], *, last_try: bool
+        self, names: list[str], *, smallest: bool
     ) -> tuple[list[RepositoryRecord], list[RejectedRow], list[str]]:
         """One GraphQL batch: records, rejected repositories, and names to ask again.
 
         Only a `NOT_FOUND` error marks a repository unavailable; another error on its path
-        (`SERVICE_UNAVAILABLE`, a timeout) sends it back to be asked again, once; after that it is
-        left as stored (logged) rather than recorded as deleted.
+        (`SERVICE_UNAVAILABLE`, a timeout), or none at all, sends it back to be asked again,
+        once; after that it is left as stored (logged) rather than recorded as deleted. A batch
+        GraphQL keeps timing out on raises `GraphQLTimeoutError` early, to be halved, unless
+        it is down to one repository.
         """
         query, aliases = records.batch_query(names)
-        body = self.http.graphql(query, max_retries=GRAPHQL_TIMEOUT_RETRIES).body
+        timeout_retries = None if smallest else GRAPHQL_TIMEOUT_RETRIES
+        body = self.http.graphql(query, timeout_retries=timeout_retries).body
         data = body["data"]
         failed = {
             str(error["path"][0]): str(error.get("type") or error.get("message") or "an error")
@@ -375,10 +389,10 @@ class GitHubApiSource(GitHubSource):
         for alias, name in aliases.items():
             node = data.get(alias)
             if node is None:
-                problem = failed.get(alias, "NOT_FOUND")
+                problem = failed.get(alias, "no data and no error")
                 if problem == "NOT_FOUND":
                     found.setdefault(name.lower(), records.unavailable_repository(name, problem))
-                elif last_try or name in self._asked_again:
+                elif name in self._asked_again:
                     logger.warning("details of %s not fetched (%s); kept as stored", name, problem)
                 else:
                     self._asked_again.add(name)
