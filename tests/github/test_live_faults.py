@@ -3,6 +3,11 @@ runs that die between a cached page and its batch, renames between runs, nullabl
 GraphQL fields, GraphQL's transient timeout, no token, details that change without a push,
 lists that change while paged, and the smaller promises of the client and the CLI."""
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,9 @@ def _unstarred_by(data: FakeGitHubData, login: str) -> str:
 
 
 # -- 1. a cached page and the batch derived from it commit together ---------------------------
-@pytest.mark.parametrize("death", ["killed before the batch is stored", "gave up on a later page"])
+@pytest.mark.parametrize(
+    "death", ["killed before the batch is stored", "gave up on a later page", "kill -9"]
+)
 def test_a_new_star_fetched_by_a_run_that_died_is_stored_by_the_next(
     fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, death: str
 ) -> None:
@@ -62,6 +69,8 @@ def test_a_new_star_fetched_by_a_run_that_died_is_stored_by_the_next(
                 source = open_source(settings, warehouse)
                 next(iter(source.batches()))  # the starred page is fetched, then the run dies
                 source.close()
+        elif death == "kill -9":
+            _killed_while_the_owned_repositories_are_asked(fake_github, env)
         else:
             for _ in range(2):  # every attempt at the owned repositories fails: the run gives up
                 fake_github.inject("503", "/users/HearLing/repos")
@@ -73,6 +82,25 @@ def test_a_new_star_fetched_by_a_run_that_died_is_stored_by_the_next(
     stars = _query(database, "SELECT repo_full_name FROM raw.interactions WHERE kind = 'star'")
     assert new_star in {row["repo_full_name"] for row in stars}
     assert len(stars) == len(stars_before) + 1
+
+
+def _killed_while_the_owned_repositories_are_asked(api: FakeGitHub, env: dict[str, str]) -> None:
+    """`octorec scrape` killed with SIGKILL after the starred page came, before the batch."""
+    arrived, release = threading.Event(), threading.Event()
+    api.schedule("/users/HearLing/repos", lambda data: (arrived.set(), release.wait(20)))
+    command = [sys.executable, "-m", "octorec.cli", "scrape"]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env, "GITHUB_TIMEOUT": "30"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert arrived.wait(60), "the scrape never asked for the owned repositories"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
 
 
 # -- 2. repositories are keyed on GitHub's id: a rename moves everything to the new name ------
