@@ -233,11 +233,11 @@ class GitHubApiSource(GitHubSource):
         while pending:
             names = pending[:size]
             try:
-                found, rejected, retry = self._details(names, smallest=size == 1)
+                found, rejected, retry = self._details(names, smallest=len(names) == 1)
             except GraphQLTimeoutError:
-                if size == 1:
+                if len(names) == 1:
                     raise
-                size = max(1, size // 2)
+                size = max(1, len(names) // 2)
                 logger.warning(
                     "GraphQL timed out on %d repositories; %d a request now", len(names), size
                 )
