@@ -370,3 +370,22 @@ def test_a_warehouse_from_before_ids_learns_them_once_and_its_renames(
     )
     assert new in {r["repo_full_name"] for r in starred}
     assert old not in {r["repo_full_name"] for r in starred}
+
+
+def test_a_star_of_the_wrong_shape_is_rejected_and_the_others_kept(
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fake_github.data
+    stars_before = list(data.stars["hearling"])
+    data.stars["hearling"][0] = (stars_before[0][0], 1767225600)  # a number, not a timestamp
+    database = tmp_path / "shape.duckdb"
+    try:
+        run, _ = _scrape(monkeypatch, _only(fake_github, database, GITHUB_USERS="HearLing"))
+    finally:
+        data.stars["hearling"] = stars_before
+    stars = _query(database, "SELECT repo_full_name FROM raw.interactions WHERE kind = 'star'")
+    assert len(stars) == len(stars_before) - 1
+    [rejected] = run.rejected
+    assert rejected.describe() == (
+        "starred:HearLing:1 field 'starred_at': expected an ISO 8601 timestamp, found 1767225600"
+    )

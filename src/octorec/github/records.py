@@ -281,14 +281,18 @@ def version_of(rest_repository: dict[str, Any]) -> Version:
     )
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def user_from_rest(profile: dict[str, Any]) -> UserRecord:
-    """A user from `GET /users/{login}`."""
+    """A user from `GET /users/{login}`; profile texts of another type count as missing."""
     return UserRecord(
         login=profile["login"],
-        name=profile.get("name"),
-        bio=profile.get("bio"),
-        company=profile.get("company"),
-        location=profile.get("location"),
+        name=_text(profile.get("name")),
+        bio=_text(profile.get("bio")),
+        company=_text(profile.get("company")),
+        location=_text(profile.get("location")),
         source="github",
         payload=profile,
     )
@@ -296,11 +300,14 @@ def user_from_rest(profile: dict[str, Any]) -> UserRecord:
 
 def star_from_rest(login: str, item: dict[str, Any]) -> InteractionRecord:
     """A star from `GET /users/{login}/starred` with the `star+json` media type."""
+    starred_at = item.get("starred_at")
+    if starred_at is not None and not isinstance(starred_at, str):
+        raise InvalidField(f"expected an ISO 8601 timestamp, found {_shown(starred_at)}")
     return InteractionRecord(
         user_login=login,
         repo_full_name=item["repo"]["full_name"],
         kind="star",
-        interacted_at=optional_timestamp(item.get("starred_at")),
+        interacted_at=optional_timestamp(starred_at),
         source="github",
     )
 

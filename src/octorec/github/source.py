@@ -48,6 +48,7 @@ from octorec.sources.base import (
     SourceData,
     SourceUnavailableError,
 )
+from octorec.sources.validation import InvalidField
 
 logger = logging.getLogger(__name__)
 
@@ -183,13 +184,17 @@ class GitHubApiSource(GitHubSource):
             if room <= 0:
                 break
             for item in search_repositories(self.http, query, room):
-                wanted.setdefault(item["full_name"], records.version_of(item))
+                if _named(item):
+                    wanted.setdefault(item["full_name"], records.version_of(item))
             self._report("search", len(wanted), self.config.max_repositories)
 
         for full_name in self.config.repositories:
             response = self.http.get(f"/repos/{full_name}", missing_ok=True)
             if response.status != 200:
                 unavailable.append(records.unavailable_repository(full_name, response.status))
+                continue
+            if not _named(response.body):
+                logger.warning("GET /repos/%s answered no repository; skipped", full_name)
                 continue
             # A renamed repository answers 301 and is followed: keep it under its new name.
             wanted[response.body["full_name"]] = records.version_of(response.body)
@@ -280,6 +285,9 @@ class GitHubApiSource(GitHubSource):
         if profile.status != 200:
             logger.warning("user %s not found (HTTP %d); skipped", login, profile.status)
             return None
+        if not isinstance(profile.body, dict) or not isinstance(profile.body.get("login"), str):
+            logger.warning("GET /users/%s answered no user; skipped", login)
+            return None
         canonical = profile.body["login"]
         starred, starred_same = self._all_pages(
             f"/users/{canonical}/starred", accept=STAR_MEDIA_TYPE
@@ -292,8 +300,12 @@ class GitHubApiSource(GitHubSource):
             if repository is None or not _named(repository):
                 rejected.append(_rejected(f"starred:{canonical}", "repo", item))
                 continue
+            try:
+                interactions.append(records.star_from_rest(canonical, item))
+            except InvalidField as error:
+                rejected.append(_rejected(f"starred:{canonical}", "starred_at", item, str(error)))
+                continue
             wanted.setdefault(repository["full_name"], records.version_of(repository))
-            interactions.append(records.star_from_rest(canonical, item))
         for repository in owned:
             if not _named(repository):
                 rejected.append(_rejected(f"repos:{canonical}", "full_name", repository))
@@ -381,7 +393,7 @@ class GitHubApiSource(GitHubSource):
         failed = {
             str(error["path"][0]): str(error.get("type") or error.get("message") or "an error")
             for error in body.get("errors") or []
-            if isinstance(error, dict) and error.get("path")
+            if isinstance(error, dict) and isinstance(error.get("path"), list) and error["path"]
         }
         found: dict[str, RepositoryRecord] = {}
         rejected: list[RejectedRow] = []
