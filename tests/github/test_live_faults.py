@@ -389,3 +389,36 @@ def test_a_star_of_the_wrong_shape_is_rejected_and_the_others_kept(
     assert rejected.describe() == (
         "starred:HearLing:1 field 'starred_at': expected an ISO 8601 timestamp, found 1767225600"
     )
+
+
+@pytest.mark.slow
+def test_the_old_name_of_a_renamed_repository_never_reaches_dbt_projects(
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from octorec.defs.dbt import DBT_PROJECT_DIR
+
+    data = fake_github.data
+    old = data.stars["guohekui"][0][0]
+    new = "dbt-owner/" + old.split("/")[1]
+    database = tmp_path / "dbt.duckdb"
+    env = _only(fake_github, database, GITHUB_USERS="HearLing,guohekui")
+    _scrape(monkeypatch, env)
+    data.rename(old, new)
+    try:
+        _scrape(monkeypatch, env)
+    finally:
+        data.rename(new, old)
+        data.renamed.clear()
+    dbt = str(Path(sys.executable).parent / "dbt")
+    for command in (["seed"], ["build", "--select", "dbt_projects"]):
+        completed = subprocess.run(
+            [dbt, *command, "--profiles-dir", str(DBT_PROJECT_DIR)],
+            cwd=DBT_PROJECT_DIR,
+            env={**os.environ, "OCTOREC_DATABASE": str(database)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+    names = {r["full_name"] for r in _query(database, "SELECT full_name FROM dbt_projects")}
+    assert new in names and old not in names
