@@ -37,6 +37,7 @@ def octorec_scrape(api: FakeGitHub, repositories: int) -> dict[str, float]:
             GITHUB_SEARCH_QUERIES="stars:>0",
             GITHUB_MAX_REPOSITORIES=str(repositories),
             GITHUB_USERS="",
+            GITHUB_TOKEN="bench-token",  # GraphQL (like GitHub's) refuses anonymous requests
         )
         started = time.perf_counter()
         settings = load_settings()

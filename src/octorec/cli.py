@@ -212,11 +212,15 @@ def _scrape(args: argparse.Namespace) -> int:
         try:
             run = ingest(open_source(settings, warehouse, on_progress=report), warehouse)
         except (SourceUnavailableError, GitHubFetchError) as error:
-            print(f"octorec: {error} (batches committed before this are kept)", file=sys.stderr)
-            return 1
+            failure: Exception | None = error
+        else:
+            failure = None
         finally:
             for bar in bars.values():
                 bar.close()
+    if failure is not None:  # on its own line, after the progress bars were closed
+        print(f"octorec: {failure} (batches committed before this are kept)", file=sys.stderr)
+        return 1
     print(
         f"stored {run.repositories} repositories, {run.users} users and "
         f"{run.interactions} interactions in {run.batches} batches"

@@ -13,6 +13,8 @@ import pyarrow as pa
 from octorec import constants as c
 from octorec.sources.base import GitHubSource, RejectedRow, RepositoryRecord, SourceData
 from octorec.warehouse import Warehouse
+from octorec.warehouse.renames import move_renamed
+from octorec.warehouse.scrape_state import HTTP_CACHE, cache_rows
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +104,11 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
             records_table(data.interactions, now),
             ["user_login", "repo_full_name", "kind"],
         )
+        # A rename (same GitHub id, another name) moves the old name's rows to the new one.
+        move_renamed(warehouse, available)
+        # The cached answers this batch came from commit with it, never before it.
+        if data.http_cache:
+            warehouse.upsert(HTTP_CACHE, cache_rows(data.http_cache, now), ["request"])
         files = sorted(
             {row.source_file for row in data.rejected}
             | {path.rsplit("/", 1)[-1] for path in data.files_read}

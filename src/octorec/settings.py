@@ -273,6 +273,12 @@ class Settings(BaseSettings):
     github_timeout_seconds: float = Field(
         30.0, gt=0, validation_alias=AliasChoices("GITHUB_TIMEOUT", "github_timeout_seconds")
     )
+    github_max_detail_age_days: float = Field(
+        7.0,
+        ge=0,
+        validation_alias=AliasChoices("GITHUB_MAX_DETAIL_AGE_DAYS", "github_max_detail_age_days"),
+        description="repository details older than this are read again even if unchanged",
+    )
 
     @property
     def warehouse_location(self) -> str | Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import timedelta
 
 from octorec.github.http import RetryPolicy
 from octorec.github.source import GitHubScrapeConfig
@@ -53,4 +54,5 @@ def scrape_config(settings: Settings) -> GitHubScrapeConfig:
             max_wait=settings.github_max_wait_seconds,
         ),
         timeout=settings.github_timeout_seconds,
+        max_detail_age=timedelta(days=settings.github_max_detail_age_days),
     )

@@ -3,8 +3,11 @@
 Behaviour, following GitHub's guidance for integrators:
 - primary rate limit (`X-RateLimit-Remaining: 0`): wait until `X-RateLimit-Reset`, then retry;
 - secondary limits and 429: honour `Retry-After`, else back off exponentially with jitter;
-- 5xx, timeouts, dropped connections and truncated JSON: bounded retries with backoff, then
-  `GitHubFetchError` naming what was not fetched;
+- 5xx, timeouts, dropped connections, truncated JSON and GraphQL's transient "Something went
+  wrong" answer (`200` with `data: null`): bounded retries with backoff, then `GitHubFetchError`
+  naming what was not fetched;
+- the timeout bounds a whole request, not each read: a body sent in slow pieces is abandoned
+  once the request has taken longer than the timeout, and retried;
 - GET requests send `If-None-Match` with the stored ETag: a `304` costs no rate limit and the
   stored body is reused;
 - redirects (301 for renamed repositories) are followed.
@@ -33,6 +36,14 @@ RETRYABLE_STATUS = (500, 502, 503, 504)
 
 class GitHubFetchError(RuntimeError):
     """A request still failed after every retry; the message names what was not fetched."""
+
+
+class GraphQLTimeoutError(GitHubFetchError):
+    """GraphQL kept answering that the query ran out of time: a smaller query may succeed."""
+
+
+# GitHub's answer to a GraphQL query that ran out of time (HTTP 200, `data: null`).
+_GRAPHQL_TRANSIENT = ("something went wrong while executing your query", "timeout", "timed out")
 
 
 class ResponseCache(Protocol):
@@ -67,6 +78,11 @@ class ApiResponse:
     headers: httpx.Headers
     not_modified: bool = False
     url: str = ""
+
+    @property
+    def etag(self) -> str | None:
+        """The answer's ETag (a `304` repeats the stored one)."""
+        return self.headers.get("etag")
 
     def next_page(self) -> str | None:
         """The `rel="next"` link of a paginated answer."""
@@ -140,6 +156,7 @@ class GitHubHttp:
         self.cache = cache or MemoryCache()
         self.stats = RequestStats()
         self._sleep = sleep
+        self.timeout = timeout
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, follow_redirects=True
         )
@@ -181,18 +198,34 @@ class GitHubHttp:
             self.cache.put(url, etag, {"body": response.body, "link": response.headers.get("link")})
         return response
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> ApiResponse:
+    def graphql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        timeout_retries: int | None = None,
+    ) -> ApiResponse:
         """POST a GraphQL query; query-level errors raise `GitHubFetchError`.
 
-        Errors tied to one aliased field (`path`) leave that field null: the caller treats it as
-        unavailable, so one forbidden repository does not stop a batch.
+        GitHub's transient failure (`data: null`, "Something went wrong … timeout") is retried
+        like a 5xx, but at most `timeout_retries` times when given (a caller that can try a
+        smaller query wants to know early), then raises `GraphQLTimeoutError`. Errors tied to
+        one aliased field (`path`) leave that field null: the caller decides by the error's
+        `type` whether the repository is gone (`NOT_FOUND`) or only failed this time.
         """
         response = self._send(
-            "POST", "/graphql", json_body={"query": query, "variables": variables or {}}
+            "POST",
+            "/graphql",
+            json_body={"query": query, "variables": variables or {}},
+            transient=_graphql_transient,
+            transient_retries=timeout_retries,
         )
-        errors = [e for e in (response.body or {}).get("errors", []) if not e.get("path")]
+        body = response.body if isinstance(response.body, dict) else {}
+        errors = [e for e in body.get("errors") or [] if not e.get("path")]
         if errors:
-            raise GitHubFetchError(f"GraphQL query failed: {errors[0].get('message', errors[0])}")
+            raise GitHubFetchError(f"POST /graphql: query failed: {_error_message(errors[0])}")
+        if not isinstance(body.get("data"), dict):
+            raise GitHubFetchError("POST /graphql: the answer holds no data")
         return response
 
     def _send(
@@ -203,14 +236,19 @@ class GitHubHttp:
         headers: dict[str, str] | None = None,
         json_body: Any = None,
         missing_ok: bool = False,
+        transient: Callable[[Any], str | None] | None = None,
+        transient_retries: int | None = None,
     ) -> ApiResponse:
         failures = 0
+        transient_failures = 0
         waits = 0
         last_problem = ""
+        transient_failure = False
         while True:
+            transient_failure = False
             try:
                 self.stats.requests += 1
-                response = self._client.request(method, url, headers=headers, json=json_body)
+                response = self._request(method, url, headers, json_body)
                 self._record_limits(response)
                 status = response.status_code
                 if status == 304:
@@ -222,24 +260,30 @@ class GitHubHttp:
                         raise GitHubFetchError(
                             f"{method} {url} still rate limited after {waits - 1} waits"
                         )
-                    self._wait_for_limit(response)
+                    self._wait_for_limit(response, f"{method} {url}")
                     continue
                 if status in (403, 404, 410, 451) and missing_ok:
                     return ApiResponse(status, None, response.headers, url=url)
+                problem = transient(body) if transient and status < 400 else None
                 if status in RETRYABLE_STATUS:
                     last_problem = f"HTTP {status}"
                 elif status >= 400:
                     raise GitHubFetchError(
                         f"{method} {url} failed with HTTP {status}: {_message(response)}"
                     )
+                elif problem is not None:
+                    last_problem, transient_failure = problem, True
+                    transient_failures += 1
                 else:
                     return ApiResponse(status, body, response.headers, url=url)
             except httpx.RequestError as error:  # timeouts, resets, broken encodings
                 last_problem = type(error).__name__
             except ValueError:  # truncated JSON, or a body cut inside a UTF-8 character
                 last_problem = "truncated or invalid JSON"
-            if failures >= self.policy.max_retries:
-                raise GitHubFetchError(
+            early = transient_retries is not None and transient_failures > transient_retries
+            if failures >= self.policy.max_retries or (transient_failure and early):
+                error_type = GraphQLTimeoutError if transient_failure else GitHubFetchError
+                raise error_type(
                     f"{method} {url} not fetched after {failures + 1} attempts ({last_problem})"
                 )
             delay = self.policy.backoff(failures)
@@ -247,6 +291,38 @@ class GitHubHttp:
             self.stats.retries += 1
             logger.warning("%s %s: %s, retrying in %.1f s", method, url, last_problem, delay)
             self._pause(delay)
+
+    def _request(
+        self, method: str, url: str, headers: dict[str, str] | None, json_body: Any
+    ) -> httpx.Response:
+        """One request whose whole duration (not each read) is bounded by the timeout.
+
+        httpx's timeouts apply to each network operation, so a body sent in slow pieces could
+        take far longer; the body is read piece by piece against a deadline instead.
+        """
+        deadline = time.monotonic() + self.timeout
+        request = self._client.build_request(method, url, headers=headers, json=json_body)
+        response = self._client.send(request, stream=True)
+        try:
+            pieces = []
+            for piece in response.iter_raw():
+                pieces.append(piece)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"no complete answer within {self.timeout:g} s", request=request
+                    )
+        finally:
+            response.close()
+        # The same answer with its body in memory (decoded by its Content-Encoding on read).
+        whole = httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=b"".join(pieces),
+            request=request,
+            history=response.history,
+        )
+        whole.read()
+        return whole
 
     @staticmethod
     def _is_rate_limited(response: httpx.Response, body: Any) -> bool:
@@ -261,7 +337,7 @@ class GitHubHttp:
             )
         return _graphql_rate_limited(body)
 
-    def _wait_for_limit(self, response: httpx.Response) -> None:
+    def _wait_for_limit(self, response: httpx.Response, request: str) -> None:
         """Sleep until `Retry-After`, else until `X-RateLimit-Reset` when the budget is spent,
         else back off (secondary limits without a hint)."""
         retry_after = response.headers.get("retry-after")
@@ -274,7 +350,7 @@ class GitHubHttp:
             delay = max(60.0 * self.policy.backoff_base, self.policy.backoff(3))
         if delay > self.policy.max_wait:
             raise GitHubFetchError(
-                f"rate limit resets in {delay:.0f} s, longer than GITHUB_MAX_WAIT "
+                f"{request}: rate limit resets in {delay:.0f} s, longer than GITHUB_MAX_WAIT "
                 f"({self.policy.max_wait:.0f} s)"
             )
         self.stats.rate_limit_waits += 1
@@ -302,6 +378,25 @@ def _graphql_rate_limited(body: Any) -> bool:
     return any(
         str(e.get("type", "")).startswith("RATE_LIMIT") for e in body.get("errors", []) or []
     )
+
+
+def _graphql_transient(body: Any) -> str | None:
+    """Why a GraphQL answer is worth retrying: GitHub's "Something went wrong … timeout" error,
+    which comes as HTTP 200 with `data: null` and an error without a `path`."""
+    if not isinstance(body, dict):
+        return "an answer that is not a JSON object"
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict) and not e.get("path")]
+    for error in errors:
+        message = _error_message(error)
+        if any(marker in message.lower() for marker in _GRAPHQL_TRANSIENT):
+            return f"GraphQL: {message[:80]}"
+    if body.get("data") is None and not errors:
+        return "GraphQL answer without data"
+    return None
+
+
+def _error_message(error: Any) -> str:
+    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
 
 
 def _message(response: httpx.Response) -> str:

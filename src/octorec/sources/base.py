@@ -38,6 +38,7 @@ class RepositoryRecord:
     homepage: str | None = None
     updated_at: datetime | None = None
     is_available: bool = True
+    github_id: int | None = None  # GitHub's numeric id: the same repository under any name
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class SourceData:
     rejected: list[RejectedRow] = field(default_factory=list)
     files_read: list[str] = field(default_factory=list)
     replaces_interactions_of: list[str] = field(default_factory=list)
+    # (request, etag, stored answer) the live source's batch was derived from: committed with it
+    http_cache: list[tuple[str, str, Any]] = field(default_factory=list)
 
 
 class GitHubSource(abc.ABC):
@@ -134,4 +137,5 @@ class GitHubSource(abc.ABC):
             merged.rejected += batch.rejected
             merged.files_read += batch.files_read
             merged.replaces_interactions_of += batch.replaces_interactions_of
+            merged.http_cache += batch.http_cache
         return merged

@@ -6,7 +6,13 @@ It serves REST (`/rate_limit`, `/search/repositories`, `/repos/{owner}/{repo}`, 
 GitHub's pagination (`Link` headers), the 1,000-result search cap, ETags and `304 Not Modified`
 (free of rate limit), per-resource rate-limit headers, renamed (301) and deleted (404)
 repositories, optional latency, and one-shot fault injection: primary and secondary rate limits,
-502/503, timeouts, connection resets and truncated JSON.
+502/503, timeouts, connection resets, truncated JSON, a body sent in slow pieces, GraphQL's
+transient "Something went wrong" answer (`200` with `data: null`) and a per-repository
+`SERVICE_UNAVAILABLE` error. Like GitHub, GraphQL refuses anonymous requests (401) and can refuse
+batches heavier than `graphql_max_nodes` with the transient answer. Between or during runs the
+data can change: `FakeGitHubData.rename` renames a repository (keeping its id), GraphQL fields
+can be overridden per repository (`graphql_overrides`, e.g. `languages: None`, which GitHub's
+schema allows), and `FakeGitHub.schedule` changes the data just before a chosen request.
 
 Run it by hand to try `OCTOREC_SOURCE=github` offline:
 
@@ -26,6 +32,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +42,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 SEARCH_CAP = 1000
 FAULT_KINDS = ("primary", "secondary", "429", "502", "503", "timeout", "reset", "truncated")
+GRAPHQL_FAULT_KINDS = ("graphql-timeout", "node-unavailable")
+BODY_FAULT_KINDS = ("slow-body",)
+GRAPHQL_TIMEOUT_MESSAGE = (
+    "Something went wrong while executing your query. This may be the result of a timeout, or "
+    "it could be a GitHub bug. Please include `0400:3F5E:1A2B3C:4D5E6F:674C2A10` when reporting "
+    "this issue."
+)
 
 
 @dataclass
@@ -47,8 +61,19 @@ class Fault:
     fired: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {self.kind!r}")
+        kinds = FAULT_KINDS + GRAPHQL_FAULT_KINDS + BODY_FAULT_KINDS
+        if self.kind not in kinds:
+            raise ValueError(f"fault kind must be one of {kinds}, not {self.kind!r}")
+
+
+@dataclass
+class Change:
+    """A change to the data made once, just before the first matching request is answered."""
+
+    path_pattern: str
+    action: Callable[[FakeGitHubData], None]
+    after: int = 0
+    fired: bool = False
 
 
 @dataclass
@@ -89,6 +114,8 @@ class FakeGitHubData:
     stars: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # login → (name, at)
     renamed: dict[str, str] = field(default_factory=dict)  # lower old name → new full name
     gone: dict[str, int] = field(default_factory=dict)  # lower full name → 404 or 451
+    # lower full name → GraphQL fields answered instead of the repository's own
+    graphql_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_snapshot(
@@ -147,6 +174,18 @@ class FakeGitHubData:
             "readme": f"# {name}\n\n{description or ''}\n\nInstall with your package manager.",
         }
 
+    def rename(self, old: str, new: str) -> None:
+        """Rename a repository as GitHub does: same id, the old name redirects (301), and every
+        list (stars, owned repositories) shows the new name."""
+        repo = self.repositories.pop(old.lower())
+        owner, name = new.split("/", 1)
+        repo.update(full_name=new, name=name, owner={"login": owner})
+        self.repositories[new.lower()] = repo
+        self.renamed = {k: new if v.lower() == old.lower() else v for k, v in self.renamed.items()}
+        self.renamed[old.lower()] = new
+        for login, stars in self.stars.items():
+            self.stars[login] = [(new if n.lower() == old.lower() else n, at) for n, at in stars]
+
 
 def _profile(login: str) -> dict[str, Any]:
     return {
@@ -167,6 +206,7 @@ def _rest_repository(repo: dict[str, Any]) -> dict[str, Any]:
 def _graphql_repository(repo: dict[str, Any]) -> dict[str, Any]:
     languages = repo["languages"]
     return {
+        "databaseId": repo["id"],
         "nameWithOwner": repo["full_name"],
         "description": repo["description"],
         "homepageUrl": repo["homepage"],
@@ -235,6 +275,7 @@ class FakeGitHub:
         graphql_node_latency_seconds: float = 0.0,
         hang_seconds: float = 3.0,
         token: str | None = None,
+        graphql_max_nodes: int | None = None,
     ) -> None:
         self.data = data
         self.buckets = {
@@ -246,7 +287,10 @@ class FakeGitHub:
         self.graphql_node_latency_seconds = graphql_node_latency_seconds
         self.hang_seconds = hang_seconds
         self.token = token
+        self.graphql_max_nodes = graphql_max_nodes
         self.faults: list[Fault] = []
+        self.changes: list[Change] = []
+        self.graphql_batch_sizes: list[int] = []
         self.requests: Counter[str] = Counter()
         self.not_modified = 0
         self.seen_authorization: set[str] = set()
@@ -286,6 +330,27 @@ class FakeGitHub:
         """Make the next matching request (after `after` of them) fail once with `kind`."""
         self.faults.append(Fault(kind, path_pattern, after))
 
+    def schedule(
+        self, path_pattern: str, action: Callable[[FakeGitHubData], None], after: int = 0
+    ) -> None:
+        """Change the data once, just before the matching request (after `after` of them) is
+        answered: a star removed while a list is paged, a rename between two requests."""
+        self.changes.append(Change(path_pattern, action, after))
+
+    def _apply_changes(self, path: str) -> None:
+        with self._lock:
+            due = []
+            for change in self.changes:
+                if change.fired or not re.search(change.path_pattern, path):
+                    continue
+                if change.after > 0:
+                    change.after -= 1
+                    continue
+                change.fired = True
+                due.append(change)
+            for change in due:
+                change.action(self.data)
+
     # -- request handling ------------------------------------------------------------------
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -311,6 +376,10 @@ class FakeGitHub:
             self.seen_authorization.add(headers["authorization"])
         if self.token and headers.get("authorization") != f"Bearer {self.token}":
             return 401, {}, _json({"message": "Bad credentials"}), None
+        if path == "/graphql" and "authorization" not in headers:
+            message = "This endpoint requires you to be authenticated."
+            return 401, {}, _json({"message": message}), None
+        self._apply_changes(path)
         endpoint = _endpoint_name(method, path)
         with self._lock:
             self.requests[endpoint] += 1
@@ -341,8 +410,12 @@ class FakeGitHub:
             return int(fault.kind), {}, _json({"message": "Server Error"}), None
         if fault is not None and fault.kind in ("timeout", "reset"):
             return 0, {}, None, fault
+        if fault is not None and fault.kind == "graphql-timeout":
+            return 200, {}, _json(_graphql_timeout()), None
 
         status, payload, extra = self._route(method, path, query, body)
+        if fault is not None and fault.kind == "node-unavailable" and isinstance(payload, dict):
+            payload = _node_unavailable(payload)
         etag = None
         if status == 200 and method == "GET":
             etag = '"' + hashlib.sha1(_json(payload)).hexdigest() + '"'
@@ -386,8 +459,10 @@ class FakeGitHub:
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/languages|/readme)?", path)
         if method == "GET" and match:
             status, payload, extra = self._repository(f"{match[1]}/{match[2]}")
-            if status != 200 or match[3] is None:
+            if status != 200:
                 return status, payload, extra
+            if match[3] is None:
+                return status, {**payload, "subscribers_count": payload["watchers_count"]}, extra
             repo = self.data.repositories[payload["full_name"].lower()]
             if match[3] == "/languages":
                 return 200, repo["languages"], {}
@@ -476,6 +551,10 @@ class FakeGitHub:
         data: dict[str, Any] = {}
         errors = []
         lookups = _GRAPHQL_REPOSITORY.findall(text)
+        with self._lock:
+            self.graphql_batch_sizes.append(len(lookups))
+        if self.graphql_max_nodes is not None and len(lookups) > self.graphql_max_nodes:
+            return 200, _graphql_timeout(), {}
         if self.graphql_node_latency_seconds:
             time.sleep(self.graphql_node_latency_seconds * len(lookups))
         for alias, owner, name in lookups:
@@ -495,7 +574,10 @@ class FakeGitHub:
                     }
                 )
             else:
-                data[alias] = _graphql_repository(repo)
+                data[alias] = {
+                    **_graphql_repository(repo),
+                    **self.data.graphql_overrides.get(key, {}),
+                }
         if "rateLimit" in text:
             bucket = self.buckets["graphql"]
             data["rateLimit"] = {
@@ -507,6 +589,26 @@ class FakeGitHub:
         if errors:
             payload["errors"] = errors
         return 200, payload, {}
+
+
+def _graphql_timeout() -> dict[str, Any]:
+    """GitHub's answer to a query that ran out of time: HTTP 200, no data, one error."""
+    return {"data": None, "errors": [{"message": GRAPHQL_TIMEOUT_MESSAGE}]}
+
+
+def _node_unavailable(payload: dict[str, Any]) -> dict[str, Any]:
+    """The first repository of a GraphQL answer replaced by a transient error on its path."""
+    data = dict(payload.get("data") or {})
+    aliases = [alias for alias in data if alias != "rateLimit" and data[alias] is not None]
+    if not aliases:
+        return payload
+    data[aliases[0]] = None
+    error = {
+        "type": "SERVICE_UNAVAILABLE",
+        "path": [aliases[0]],
+        "message": "Something went wrong while resolving this field.",
+    }
+    return {**payload, "data": data, "errors": [*payload.get("errors", []), error]}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -585,6 +687,14 @@ def _handler_for(api: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if fault is not None and fault.kind == "slow-body":
+                # Ten pieces, each well within a read timeout, the whole past it.
+                size = max(1, math.ceil(len(payload) / 10))
+                for start in range(0, len(payload), size):
+                    self.wfile.write(payload[start : start + size])
+                    self.wfile.flush()
+                    time.sleep(api.hang_seconds / 5)
+                return
             self.wfile.write(payload)
 
         def do_GET(self) -> None:

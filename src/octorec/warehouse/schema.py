@@ -29,7 +29,8 @@ RAW_TABLES: Final[dict[str, str]] = {
         license VARCHAR,
         homepage VARCHAR,
         updated_at TIMESTAMPTZ,
-        is_available BOOLEAN NOT NULL DEFAULT TRUE
+        is_available BOOLEAN NOT NULL DEFAULT TRUE,
+        github_id BIGINT
     """,
     f"{c.RAW_SCHEMA}.{c.RAW_USERS}": """
         login VARCHAR PRIMARY KEY,
