@@ -1,4 +1,9 @@
-"""Storing what a source produced in the raw tables: upserts on natural keys, nothing lost."""
+"""Storing what a source produced in the raw tables: upserts on natural keys, nothing lost.
+
+A live source is incremental: what a batch does not mention stays. A snapshot is the whole
+truth (`SourceData.complete`): its load also deletes the rows it no longer holds, reports how
+many, and refuses to empty a table that holds rows unless `OCTOREC_ALLOW_EMPTY_SNAPSHOT` is set.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,27 @@ from typing import Any
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.sources.base import GitHubSource, RejectedRow, RepositoryRecord, SourceData
+from octorec.sources.base import (
+    GitHubSource,
+    RejectedRow,
+    RepositoryRecord,
+    SourceData,
+    SourceUnavailableError,
+)
 from octorec.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
+
+_SNAPSHOT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (c.RAW_REPOSITORIES, "repositories", ("full_name",)),
+    (c.RAW_USERS, "users", ("login",)),
+    (c.RAW_INTERACTIONS, "interactions", ("user_login", "repo_full_name", "kind")),
+)
+"""Raw tables a snapshot replaces: name, the `SourceData` attribute and the natural key."""
+
+
+class SnapshotRefusedError(SourceUnavailableError):
+    """Loading the snapshot would empty a raw table that holds rows, and that was not asked for."""
 
 
 @dataclass
@@ -28,25 +50,93 @@ class IngestionSummary:
     raw_repositories_total: int
     raw_users_total: int
     raw_interactions_total: int
+    removed: dict[str, int] = field(default_factory=dict)
+    """Rows deleted per raw table because a complete snapshot no longer holds them."""
 
 
 def _payload(value: dict[str, Any]) -> str | None:
     return json.dumps(value, sort_keys=True, default=str) if value else None
 
 
+def _without_nul(value: Any) -> Any:
+    """`value` with NUL characters removed from its text, however deeply nested."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def _rows_without_nul(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    # PostgreSQL refuses NUL in text and jsonb where DuckDB stores it: removing it keeps the
+    # two backends' rows the same (the snapshot source already removed and reported its NULs).
+    cleaned = [_without_nul(row) for row in rows]
+    changed = sum(1 for before, after in zip(rows, cleaned, strict=True) if before != after)
+    if changed:
+        logger.warning("removed NUL bytes from %d %s (PostgreSQL cannot store them)", changed, what)
+    return cleaned
+
+
 def records_table(records: list[Any], ingested_at: datetime) -> pa.Table:
-    """Source records as raw-table rows stamped with `ingested_at`."""
+    """Source records as raw-table rows stamped with `ingested_at`, without NUL characters."""
     rows = []
     for record in records:
-        row = asdict(record)
+        row = _without_nul(asdict(record))
         for key, value in row.items():
-            if isinstance(value, tuple):
-                row[key] = list(value)
-            elif isinstance(value, dict):
+            if isinstance(value, dict):
                 row[key] = _payload(value)
         row["ingested_at"] = ingested_at
         rows.append(row)
     return pa.Table.from_pylist(rows)
+
+
+def _refuse_emptying(warehouse: Warehouse, data: SourceData) -> None:
+    """Stop a complete snapshot that would empty a raw table holding rows, unless allowed."""
+    complete = data.complete
+    if complete is None or complete.allow_empty:
+        return
+    emptied = []
+    for table, attribute, _ in _SNAPSHOT_TABLES:
+        if getattr(data, attribute):
+            continue
+        held = warehouse.count(f"{c.RAW_SCHEMA}.{table}")
+        if held:
+            source = complete.files.get(table, "the snapshot")
+            emptied.append(f"{c.RAW_SCHEMA}.{table} ({held:,} rows; {source} has none)")
+    if emptied:
+        raise SnapshotRefusedError(
+            f"refusing a snapshot that would empty {', '.join(emptied)}: fix the snapshot, or "
+            "set OCTOREC_ALLOW_EMPTY_SNAPSHOT=1 to empty them on purpose"
+        )
+
+
+def _remove_what_left(warehouse: Warehouse, data: SourceData) -> dict[str, int]:
+    """Delete the raw rows whose key the complete snapshot no longer holds; counts per table.
+
+    Keys are compared exactly: a name whose letter case changed in the file is a new row, and
+    the old spelling leaves.
+    """
+    removed: dict[str, int] = {}
+    for table, attribute, key in _SNAPSHOT_TABLES:
+        name = f"{c.RAW_SCHEMA}.{table}"
+        records = getattr(data, attribute)
+        kept = pa.table(
+            {
+                column: pa.array([getattr(record, column) for record in records], pa.string())
+                for column in key
+            }
+        )
+        before = warehouse.count(name)
+        match = " AND ".join(f"k.{column} = t.{column}" for column in key)
+        with warehouse.staged("_octorec_kept", kept, like=name):
+            warehouse.execute(
+                f"DELETE FROM {name} AS t "
+                f"WHERE NOT EXISTS (SELECT 1 FROM _octorec_kept AS k WHERE {match})"
+            )
+        removed[table] = before - warehouse.count(name)
+    return removed
 
 
 def _mark_unavailable(warehouse: Warehouse, gone: list[RepositoryRecord], now: datetime) -> None:
@@ -77,12 +167,20 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
 
     The three raw tables and the rejection log are written in one transaction: a failure leaves
     the warehouse as it was. Re-running with the same data changes nothing but `ingested_at`.
+    A complete snapshot also deletes the rows it no longer holds (counted in `removed`).
+
+    Raises:
+        SnapshotRefusedError: a complete snapshot would empty a raw table that holds rows.
     """
     now = datetime.now(UTC)
     raw = c.RAW_SCHEMA
     available = [r for r in data.repositories if r.is_available]
     gone = [r for r in data.repositories if not r.is_available]
+    removed: dict[str, int] = {}
     with warehouse.transaction():
+        if data.complete is not None:
+            _refuse_emptying(warehouse, data)
+            removed = _remove_what_left(warehouse, data)
         warehouse.upsert(
             f"{raw}.{c.RAW_REPOSITORIES}", records_table(available, now), ["full_name"]
         )
@@ -114,7 +212,9 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
             )
         if data.rejected:
             rejected = pa.Table.from_pylist(
-                [{**asdict(row), "rejected_at": now} for row in data.rejected]
+                _rows_without_nul(
+                    [{**asdict(row), "rejected_at": now} for row in data.rejected], "rejected rows"
+                )
             )
             warehouse.upsert(
                 f"{raw}.{c.RAW_REJECTED_ROWS}", rejected, ["source_file", "line_number"]
@@ -127,6 +227,7 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
         raw_repositories_total=warehouse.count(f"{raw}.{c.RAW_REPOSITORIES}"),
         raw_users_total=warehouse.count(f"{raw}.{c.RAW_USERS}"),
         raw_interactions_total=warehouse.count(f"{raw}.{c.RAW_INTERACTIONS}"),
+        removed=removed,
     )
     logger.info("stored raw data: %s", summary)
     return summary
@@ -141,6 +242,9 @@ class IngestionRun:
     interactions: int = 0
     batches: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    removed: dict[str, int] = field(default_factory=dict)
+    """Rows deleted per raw table because the snapshot no longer holds them."""
 
 
 def ingest(source: GitHubSource, warehouse: Warehouse) -> IngestionRun:
@@ -157,6 +261,9 @@ def ingest(source: GitHubSource, warehouse: Warehouse) -> IngestionRun:
             run.users += summary.users
             run.interactions += summary.interactions
             run.rejected += batch.rejected
+            run.warnings += batch.warnings
+            for table, count in summary.removed.items():
+                run.removed[table] = run.removed.get(table, 0) + count
     finally:
         source.close()
     return run
