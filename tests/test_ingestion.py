@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +230,61 @@ def test_nul_bytes_from_any_source_never_reach_a_raw_table(location: str | Path)
         {"description": "xy", "topics": ["t"], "payload": '{"description": "xy"}'}
     ]
     assert rejected.column("raw_line").to_pylist() == ["rawline"]
+
+
+def _scrape(
+    monkeypatch: pytest.MonkeyPatch, snapshot: Path, database: Path
+) -> tuple[Any, list[str]]:
+    """Materialise the ingestion assets on `snapshot`: the result and every logged message."""
+    import dagster as dg
+
+    from octorec.defs.ingestion import github_data_ready, github_scraping
+    from octorec.defs.resources import OctorecResource
+
+    monkeypatch.setenv("OCTOREC_SOURCE", "snapshot")
+    monkeypatch.setenv("OCTOREC_SNAPSHOT_DIR", str(snapshot))
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [github_data_ready, github_scraping],
+            resources={"octorec": OctorecResource()},
+            instance=instance,
+            raise_on_error=False,
+        )
+        return result, [entry.user_message for entry in instance.all_logs(result.run_id)]
+
+
+def test_the_ingestion_asset_reports_rows_removed_warnings_and_refusals(
+    monkeypatch: pytest.MonkeyPatch, database: Path, tmp_path: Path
+) -> None:
+    first = _write_snapshot(
+        tmp_path / "first", repos=["a/one", "a/two"], stars=["alice,a/one", "bob,a/two"]
+    )
+    second = _write_snapshot(tmp_path / "second", repos=["a/one"], stars=["alice,a/one"])
+    (second / "users.csv").write_text("login,categories\nalice,Quantum Knitting\n")
+    emptied = _write_snapshot(tmp_path / "emptied", repos=[], stars=["alice,a/one"])
+
+    assert _scrape(monkeypatch, first, database)[0].success
+    result, logged = _scrape(monkeypatch, second, database)
+    refused, _ = _scrape(monkeypatch, emptied, database)
+
+    [materialization] = result.asset_materializations_for_node("github_scraping")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["rows_removed"] == {
+        "raw.repositories": 1,
+        "raw.users": 0,
+        "raw.interactions": 1,
+    }
+    assert metadata["warnings"] == 1
+    assert "'Quantum Knitting'" in metadata["warnings_sample"]
+    assert any("'Quantum Knitting'" in message for message in logged)
+    assert any("1 from raw.repositories" in message for message in logged)
+
+    assert not refused.success
+    [failure] = [
+        event.step_failure_data.error
+        for event in refused.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
+    assert "OCTOREC_ALLOW_EMPTY_SNAPSHOT=1" in failure.message
+    assert "batches committed" not in failure.message
