@@ -288,3 +288,31 @@ def test_the_ingestion_asset_reports_rows_removed_warnings_and_refusals(
     ]
     assert "OCTOREC_ALLOW_EMPTY_SNAPSHOT=1" in failure.message
     assert "batches committed" not in failure.message
+
+
+@pytest.mark.slow
+def test_what_left_the_snapshot_leaves_the_dbt_models(database: Path, tmp_path: Path) -> None:
+    from octorec.dbt_project import run_dbt
+
+    first = _write_snapshot(
+        tmp_path / "first",
+        repos=["a/one", "a/two", "Foo/Bar"],
+        stars=["alice,a/one", "bob,a/two"],
+        users=["alice", "bob"],
+    )
+    second = _write_snapshot(
+        tmp_path / "second", repos=["a/one", "foo/bar"], stars=["alice,a/one"], users=["alice"]
+    )
+    models = ["dbt_projects", "dbt_user_embeddings_data"]
+    seen = []
+    for snapshot in (first, second):
+        with open_warehouse(database) as warehouse:
+            ingest(SnapshotSource(snapshot), warehouse)
+        run_dbt(database, ["build", "--quiet", "--select", *[f"+{m}" for m in models]])
+        with open_warehouse(database, read_only=True) as warehouse:
+            projects = warehouse.query("SELECT full_name FROM dbt_projects ORDER BY 1")
+            users = warehouse.query("SELECT user_login FROM dbt_user_embeddings_data ORDER BY 1")
+        seen.append((projects.column(0).to_pylist(), users.column(0).to_pylist()))
+
+    assert seen[0] == (["Foo/Bar", "a/one", "a/two"], ["alice", "bob"])
+    assert seen[1] == (["a/one", "foo/bar"], ["alice"])
