@@ -59,7 +59,8 @@ def _payload(value: dict[str, Any]) -> str | None:
 
 
 def _without_nul(value: Any) -> Any:
-    """`value` with NUL characters removed from its text, however deeply nested."""
+    """`value` with NUL characters removed from its text, however deeply nested (tuples become
+    lists, as Arrow stores them)."""
     if isinstance(value, str):
         return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, list | tuple):
@@ -69,26 +70,33 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
+
+
 def _rows_without_nul(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
     # PostgreSQL refuses NUL in text and jsonb where DuckDB stores it: removing it keeps the
     # two backends' rows the same (the snapshot source already removed and reported its NULs).
-    cleaned = [_without_nul(row) for row in rows]
-    changed = sum(1 for before, after in zip(rows, cleaned, strict=True) if before != after)
+    changed = sum(1 for row in rows if _has_nul(row))
     if changed:
         logger.warning("removed NUL bytes from %d %s (PostgreSQL cannot store them)", changed, what)
-    return cleaned
+    return [_without_nul(row) for row in rows]
 
 
 def records_table(records: list[Any], ingested_at: datetime) -> pa.Table:
     """Source records as raw-table rows stamped with `ingested_at`, without NUL characters."""
-    rows = []
-    for record in records:
-        row = _without_nul(asdict(record))
+    rows = _rows_without_nul([asdict(record) for record in records], "records")
+    for row in rows:
         for key, value in row.items():
             if isinstance(value, dict):
                 row[key] = _payload(value)
         row["ingested_at"] = ingested_at
-        rows.append(row)
     return pa.Table.from_pylist(rows)
 
 
