@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from octorec import constants as c
 from octorec.sources.base import (
@@ -55,14 +57,18 @@ class IngestionSummary:
 
 
 def _payload(value: dict[str, Any]) -> str | None:
-    return json.dumps(value, sort_keys=True, default=str) if value else None
+    if not value:
+        return None
+    text = json.dumps(value, sort_keys=True, default=str)
+    if "\\u0000" in text:  # a NUL somewhere (or an escaped backslash before 'u0000': rare)
+        text = json.dumps(_without_nul(value), sort_keys=True, default=str)
+    return text
 
 
 def _without_nul(value: Any) -> Any:
-    """`value` with NUL characters removed from its text, however deeply nested (tuples become
-    lists, as Arrow stores them)."""
+    """`value` with NUL characters removed from its text, however deeply nested."""
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return value.replace("\x00", "")
     if isinstance(value, list | tuple):
         return [_without_nul(item) for item in value]
     if isinstance(value, dict):
@@ -70,34 +76,56 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    return False
+def without_nul(table: pa.Table, what: str) -> pa.Table:
+    """`table` with NUL characters removed from its text and text-list columns.
 
-
-def _rows_without_nul(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
-    # PostgreSQL refuses NUL in text and jsonb where DuckDB stores it: removing it keeps the
-    # two backends' rows the same (the snapshot source already removed and reported its NULs).
-    changed = sum(1 for row in rows if _has_nul(row))
-    if changed:
-        logger.warning("removed NUL bytes from %d %s (PostgreSQL cannot store them)", changed, what)
-    return [_without_nul(row) for row in rows]
+    PostgreSQL refuses NUL in text where DuckDB stores it: removing it keeps the two backends'
+    rows the same. The snapshot source already removed (and reported) the NULs of its files;
+    this covers every other source, counting the rows it changed in a warning.
+    """
+    changed = np.zeros(table.num_rows, dtype=bool)
+    columns = []
+    for column_field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_string(column_field.type):
+            found = pc.fill_null(pc.match_substring(column, "\x00"), False)
+            if pc.any(found).as_py():
+                changed |= found.to_numpy(zero_copy_only=False)
+                column = pc.replace_substring(column, "\x00", "")
+        elif pa.types.is_list(column_field.type) and pa.types.is_string(
+            column_field.type.value_type
+        ):
+            lists = column.combine_chunks()
+            values = pc.list_flatten(lists)
+            found = pc.fill_null(pc.match_substring(values, "\x00"), False)
+            if pc.any(found).as_py():
+                parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+                changed[parents[found.to_numpy(zero_copy_only=False)]] = True
+                column = pa.ListArray.from_arrays(
+                    pc.subtract(lists.offsets, lists.offsets[0]),
+                    pc.replace_substring(values, "\x00", ""),
+                    mask=lists.is_null() if lists.null_count else None,
+                )
+        columns.append(column)
+    if changed.any():
+        logger.warning(
+            "removed NUL bytes from %d %s (PostgreSQL cannot store them)", changed.sum(), what
+        )
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 def records_table(records: list[Any], ingested_at: datetime) -> pa.Table:
     """Source records as raw-table rows stamped with `ingested_at`, without NUL characters."""
-    rows = _rows_without_nul([asdict(record) for record in records], "records")
-    for row in rows:
+    rows = []
+    for record in records:
+        row = asdict(record)
         for key, value in row.items():
-            if isinstance(value, dict):
+            if isinstance(value, tuple):
+                row[key] = list(value)
+            elif isinstance(value, dict):
                 row[key] = _payload(value)
         row["ingested_at"] = ingested_at
-    return pa.Table.from_pylist(rows)
+        rows.append(row)
+    return without_nul(pa.Table.from_pylist(rows), "records")
 
 
 def _refuse_emptying(warehouse: Warehouse, data: SourceData) -> None:
@@ -219,10 +247,11 @@ def store_source_data(warehouse: Warehouse, data: SourceData) -> IngestionSummar
                 files,
             )
         if data.rejected:
-            rejected = pa.Table.from_pylist(
-                _rows_without_nul(
-                    [{**asdict(row), "rejected_at": now} for row in data.rejected], "rejected rows"
-                )
+            rejected = without_nul(
+                pa.Table.from_pylist(
+                    [{**asdict(row), "rejected_at": now} for row in data.rejected]
+                ),
+                "rejected rows",
             )
             warehouse.upsert(
                 f"{raw}.{c.RAW_REJECTED_ROWS}", rejected, ["source_file", "line_number"]
