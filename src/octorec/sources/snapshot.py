@@ -344,9 +344,10 @@ class SnapshotSource(GitHubSource):
             raise SourceUnavailableError(f"{path} has an unreadable header: {error}") from None
         missing = [column for column in required if column not in header]
         if missing:
+            found = _shown(" ".join(", ".join(header).split()), 200) or "nothing"
             raise SourceUnavailableError(
                 f"{path} has no column {', '.join(missing)}; expected a header with "
-                f"{', '.join(required)}, found {', '.join(header) or 'nothing'}"
+                f"{', '.join(required)}, found {found}"
             )
         return header
 
@@ -503,9 +504,9 @@ def _key_part(record: Any, attribute: str) -> Any:
     return value.lower() if attribute in _NAME_KEYS else value
 
 
-def _shown(text: str) -> str:
+def _shown(text: str, limit: int = RAW_LINE_SHOWN) -> str:
     text = text.rstrip("\r\n")
-    return text if len(text) <= RAW_LINE_SHOWN else text[:RAW_LINE_SHOWN] + "…"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _as_csv(values: list[str]) -> str:
