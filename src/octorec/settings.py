@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         Path("../shared/data/github-sample"),
         validation_alias=AliasChoices("OCTOREC_SNAPSHOT_DIR", "snapshot_dir"),
     )
+    allow_empty_snapshot: bool = Field(
+        False,
+        validation_alias=AliasChoices("OCTOREC_ALLOW_EMPTY_SNAPSHOT", "allow_empty_snapshot"),
+        description="let a snapshot without rows for a table empty that raw table",
+    )
     database: Path = Field(
         Path("data/octorec.duckdb"),
         validation_alias=AliasChoices("OCTOREC_DATABASE", "database"),

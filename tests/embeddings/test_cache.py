@@ -1,13 +1,15 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from octorec import constants as c
 from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
 from octorec.embeddings.cache import content_hash, encode_with_cache
-from octorec.embeddings.encoder import TextEncoder
+from octorec.embeddings.encoder import ModelUnavailableError, TextEncoder
 from octorec.warehouse import open_warehouse
 
 pytestmark = pytest.mark.slow
@@ -91,3 +93,50 @@ def test_new_texts_are_embedded_and_stored_chunk_by_chunk(
     np.testing.assert_allclose(chunked.vectors, whole.vectors, atol=1e-5)
     with open_warehouse(tmp_path / "chunked.duckdb", read_only=True) as warehouse:
         assert warehouse.count(c.EMBEDDING_CACHE) == 200
+
+
+def test_model_dimensions_other_than_the_models_names_the_setting_and_both_sizes(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "cache.duckdb"
+    _encode(database, TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx"), TEXTS[:5])
+    wrong = MODEL_DIMENSIONS + 128
+
+    with pytest.raises(ModelUnavailableError) as refused:
+        _encode(database, TextEncoder(MODEL_NAME, wrong, backend="onnx"), TEXTS[:5])
+
+    message = str(refused.value)
+    assert f"MODEL_DIMENSIONS={wrong}" in message
+    assert f"{MODEL_DIMENSIONS}" in message and "set MODEL_DIMENSIONS" in message
+
+
+def test_cached_vectors_of_another_size_than_the_model_say_to_embed_again(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "cache.duckdb"
+    encoder = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx")
+    with open_warehouse(database) as warehouse:
+        warehouse.upsert(
+            c.EMBEDDING_CACHE,
+            pa.table(
+                {
+                    "model": [MODEL_NAME],
+                    "backend": [encoder.cache_variant],
+                    "content_hash": [content_hash(TEXTS[0])],
+                    "embedding": pa.array([[0.6, 0.8, 0.0]], pa.list_(pa.float32())),
+                    "created_at": [datetime.now(UTC)],
+                }
+            ),
+            ["model", "backend", "content_hash"],
+        )
+
+    with pytest.raises(ModelUnavailableError) as refused:
+        _encode(database, encoder, TEXTS[:2])
+    message = str(refused.value)
+    assert f"MODEL_DIMENSIONS={MODEL_DIMENSIONS}" in message and "3 values" in message
+    assert "--force" in message and "OCTOREC_FORCE=1" in message
+
+    with open_warehouse(database) as warehouse:
+        hashes = [content_hash(t) for t in TEXTS[:2]]
+        forced = encode_with_cache(warehouse, encoder, TEXTS[:2], hashes, refresh=True)
+    assert forced.vectors.shape == (2, MODEL_DIMENSIONS)

@@ -9,7 +9,7 @@ from octorec.defs.metadata import markdown_table
 from octorec.defs.resources import OctorecResource
 from octorec.github.http import GitHubFetchError
 from octorec.github.source import ScrapeProgress
-from octorec.ingestion import ingest
+from octorec.ingestion import SnapshotRefusedError, ingest
 from octorec.sources import SourceUnavailableError, open_source
 
 GROUP = "github_data"
@@ -35,7 +35,9 @@ def github_scraping(
 
     Rows are upserted on their natural keys, so re-runs never duplicate; rows that break the
     source format are kept out, logged with file, line and field, and stored in
-    `raw.rejected_rows`.
+    `raw.rejected_rows`. A snapshot is the whole truth: rows it no longer holds are deleted
+    (counted in `rows_removed`), and one that would empty a raw table is refused unless
+    `OCTOREC_ALLOW_EMPTY_SNAPSHOT=1`.
     """
     started = time.perf_counter()
 
@@ -51,6 +53,8 @@ def github_scraping(
         try:
             source = open_source(octorec.settings(), warehouse, on_progress=report)
             run = ingest(source, warehouse)
+        except SnapshotRefusedError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         except (SourceUnavailableError, GitHubFetchError) as error:
             raise dg.Failure(
                 description=f"{error} (batches committed before this are kept)",
@@ -68,10 +72,21 @@ def github_scraping(
             f"... and {len(rejected) - REJECTED_ROWS_SHOWN} more rejected rows, "
             "all listed in raw.rejected_rows"
         )
+    for warning in run.warnings[:REJECTED_ROWS_SHOWN]:
+        context.log.warning(warning)
+    if len(run.warnings) > REJECTED_ROWS_SHOWN:
+        context.log.warning(f"... and {len(run.warnings) - REJECTED_ROWS_SHOWN} more warnings")
+    removed = {f"raw.{table}": count for table, count in run.removed.items()}
+    if any(removed.values()):
+        context.log.info(
+            "removed what left the snapshot: "
+            + ", ".join(f"{count} from {table}" for table, count in removed.items())
+        )
     seconds = time.perf_counter() - started
     context.log.info(
         f"stored {run.repositories} repositories, {run.users} users, "
-        f"{run.interactions} interactions ({len(rejected)} rejected) "
+        f"{run.interactions} interactions ({len(rejected)} rejected, "
+        f"{sum(removed.values())} removed, {len(run.warnings)} warnings) "
         f"in {run.batches} batches, {seconds:.1f} s"
     )
     metadata: dict[str, dg.RawMetadataValue] = {
@@ -80,10 +95,17 @@ def github_scraping(
         "users": run.users,
         "interactions": run.interactions,
         "rejected_rows": len(rejected),
+        "warnings": len(run.warnings),
         "batches": run.batches,
         **raw_totals,
         "seconds": round(seconds, 2),
     }
+    if removed:
+        metadata["rows_removed"] = removed
+    if run.warnings:
+        metadata["warnings_sample"] = dg.MetadataValue.md(
+            "\n".join(f"- {warning}" for warning in run.warnings[:REJECTED_ROWS_SHOWN])
+        )
     if source.request_stats():
         metadata["api"] = source.request_stats()
     if rejected:

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from octorec import constants as c
-from octorec.embeddings.encoder import TextEncoder
+from octorec.embeddings.encoder import ModelUnavailableError, TextEncoder
 from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,29 @@ ENCODE_CHUNK = 8192
 def content_hash(text: str) -> str:
     """The MD5 hex digest dbt's `md5()` gives for the same text."""
     return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def _check_cached_size(column: pa.ChunkedArray, encoder: TextEncoder) -> None:
+    """Refuse cached vectors whose size is not `MODEL_DIMENSIONS`, saying which to change.
+
+    Raises:
+        ModelUnavailableError: `MODEL_DIMENSIONS` is not the model's size (set it to the model's),
+            or the cache holds vectors of another size than the model's (embed again).
+    """
+    if column.null_count == len(column):
+        return
+    sizes = {int(n) for n in pc.list_value_length(column).drop_null().to_pylist()}
+    other = sorted(sizes - {encoder.dimensions})
+    if not other:
+        return
+    encoder.check()  # says "MODEL_DIMENSIONS=N but the model produces M-d embeddings"
+    shown = " and ".join(str(n) for n in other)
+    raise ModelUnavailableError(
+        f"the embedding cache holds vectors of {shown} values for {encoder.model_name} "
+        f"({encoder.cache_variant}) where the model and MODEL_DIMENSIONS={encoder.dimensions} "
+        "agree: they come from another version of the model; embed again with "
+        "`octorec run --force` (OCTOREC_FORCE=1)"
+    )
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,7 @@ def encode_with_cache(
         )
     if refresh:
         cached = cached.slice(0, 0)
+    _check_cached_size(cached.column("embedding"), encoder)
     row_of: dict[str, int] = {h: i for i, h in enumerate(cached.column("content_hash").to_pylist())}
     known = matrix_from_arrow(cached.column("embedding"), encoder.dimensions)
 

@@ -85,6 +85,21 @@ class RejectedRow:
         return f"{where}{what}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class CompleteSnapshot:
+    """Marks a batch as everything its source holds: the raw tables are made equal to it.
+
+    Rows the batch lacks are deleted from the raw tables (a user or repository that left the
+    snapshot leaves the warehouse and, with the next run, its recommendations). A batch that would
+    empty a raw table holding rows is refused unless `allow_empty`
+    (`OCTOREC_ALLOW_EMPTY_SNAPSHOT`) is set.
+    """
+
+    files: dict[str, str]
+    """Raw table name -> the file its rows come from, for messages."""
+    allow_empty: bool = False
+
+
 @dataclass
 class SourceData:
     """Everything one scrape produced, valid records and rejected rows alike."""
@@ -97,6 +112,11 @@ class SourceData:
     replaces_interactions_of: list[str] = field(default_factory=list)
     # (request, etag, stored answer) the live source's batch was derived from: committed with it
     http_cache: list[tuple[str, str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What was read but deserves a look (`file:line: message`): NUL bytes removed, labels
+    missing from the taxonomy."""
+    complete: CompleteSnapshot | None = None
+    """Set when the batch is the whole truth (a snapshot), never for incremental sources."""
 
 
 class GitHubSource(abc.ABC):
@@ -138,4 +158,6 @@ class GitHubSource(abc.ABC):
             merged.files_read += batch.files_read
             merged.replaces_interactions_of += batch.replaces_interactions_of
             merged.http_cache += batch.http_cache
+            merged.warnings += batch.warnings
+            merged.complete = merged.complete or batch.complete
         return merged

@@ -21,7 +21,7 @@ def open_source(
     so a run only fetches what is new or changed.
     """
     if settings.source is SourceKind.SNAPSHOT:
-        return SnapshotSource(settings.snapshot_dir)
+        return SnapshotSource(settings.snapshot_dir, allow_empty=settings.allow_empty_snapshot)
     from octorec.github.config import scrape_config
     from octorec.github.source import GitHubApiSource
     from octorec.warehouse.scrape_state import WarehouseScrapeState

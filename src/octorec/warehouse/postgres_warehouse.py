@@ -50,8 +50,70 @@ _BINARY_SAFE_TYPES = frozenset(
 _PERMANENT_REFUSALS = ("authentication failed", "does not exist", "no password supplied")
 
 
+# What each part of a URL may hold unencoded. libpq ends the user:password part at the first
+# '@' where Python's URL parser takes the last one, so a password holding '@', '/', '?' or '#'
+# makes the two disagree on which text is the host: such URLs are refused, never guessed at.
+_PERCENT = r"%[0-9A-Fa-f]{2}"
+_USERINFO = re.compile(rf"^(?:[^@/?#%\x00-\x1f\x7f]|{_PERCENT})*$")
+_HOST = re.compile(
+    rf"^(?:(?:[A-Za-z0-9._~!$&'()*+;=-]|{_PERCENT})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]+))?$"
+)
+_DATABASE = re.compile(rf"^(?:[^@/:?#%\x00-\x1f\x7f]|{_PERCENT})*$")
+_QUERY = re.compile(rf"^(?:[^@?#%\x00-\x1f\x7f]|{_PERCENT})*$")
+_ENCODE_HINT = (
+    "percent-encode special characters in the user name and password (@ as %40, / as %2F, "
+    ": as %3A, ? as %3F, # as %23, % as %25), for example with python3 -c "
+    "'import getpass, urllib.parse; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))'"
+)
+
+
+def _url_problem(url: str) -> str | None:
+    """Which part of a PostgreSQL URL is malformed, in words that quote none of it."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in ("postgresql", "postgres"):
+        return "it does not start with postgresql://"
+    if "#" in rest:
+        return "it holds '#'"
+    rest, _, query = rest.partition("?")
+    authority, _, database = rest.partition("/")
+    if authority.count("@") > 1:
+        return "the part before the host holds more than one '@'"
+    userinfo, _, hosts = authority.rpartition("@")
+    if not _USERINFO.match(userinfo):
+        return "the user name or password holds a '%' that is not a percent-encoding"
+    for host in hosts.split(","):
+        found = _HOST.match(host)
+        if not found or (found["port"] and not 0 < int(found["port"]) < 65536):
+            return "the part after '@' is not host:port (a special character in the password?)"
+    if not _DATABASE.match(database):
+        return "the database name holds '/', ':', '@' or '%' (a special character in the password?)"
+    if not _QUERY.match(query):
+        return "the part after '?' holds '@', '?' or '%' (a special character in the password?)"
+    return None
+
+
+def check_url(url: str) -> None:
+    """Refuse a PostgreSQL URL that is not one, saying how to fix it and quoting none of it.
+
+    Raises:
+        WarehouseError: one line naming the malformed part (never its text, which may be part of
+            a password) and how to percent-encode a password.
+    """
+    problem = _url_problem(url)
+    if problem is not None:
+        raise WarehouseError(
+            f"DATABASE_URL is not a valid postgresql://user:password@host:port/database URL "
+            f"({problem}): {_ENCODE_HINT}"
+        )
+
+
 def describe_url(url: str) -> str:
-    """`host:port/database` of a PostgreSQL URL, never its user name or password."""
+    """`host:port/database` of a PostgreSQL URL, never its user name or password.
+
+    Raises:
+        WarehouseError: the URL is not a valid one (see `check_url`).
+    """
+    check_url(url)
     parts = urlsplit(url)
     database = unquote(parts.path.lstrip("/")) or "postgres"
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database}"
@@ -163,8 +225,8 @@ def open_postgres(url: str) -> PostgresWarehouse:
     Raises:
         WarehouseError: one line naming host, port and database (never the password).
     """
+    where = describe_url(url)
     try:
-        where = describe_url(url)
         connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except (ValueError, psycopg.ProgrammingError):
         # Never echo the parser's message: it quotes pieces of the URL, password included.
