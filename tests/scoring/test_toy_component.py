@@ -126,6 +126,15 @@ def test_the_toy_component_is_named_in_the_reason_when_it_carries_the_score(rece
 
 def test_without_the_declaration_there_is_no_such_component() -> None:
     users, projects = synthetic_world(10, 50, seed=9)
-    result = recommend(users, projects, {**BASE, "recency": 1.0}, 3, 0.0)
+    result = recommend(users, projects, BASE, 3, 0.0)
     assert "recency" not in result.components
     assert list(result.components) == list(COMPONENTS)
+    with pytest.raises(ValueError, match=r"unknown components \['recency'\]"):
+        recommend(users, projects, {**BASE, "recency": 1.0}, 3, 0.0)
+
+
+def test_a_component_name_must_be_usable_as_a_column_name() -> None:
+    with pytest.raises(ValueError, match="lower-case letters"):
+        Component("recency; DROP TABLE x", _prepare)
+    with pytest.raises(ValueError, match="registered already"):
+        COMPONENTS.register(Component("semantic", _prepare))

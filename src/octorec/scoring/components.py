@@ -12,6 +12,7 @@ project and query blocks of the approximate index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -80,6 +81,13 @@ class Component:
     index_fallback: bool = False
     """Index by this component (weight 1) when no component with a vector form is weighted."""
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(
+                f"component name {self.name!r}: lower-case letters, digits and _ only "
+                "(it names the stored table's columns)"
+            )
 
     @property
     def similarity_column(self) -> str:

@@ -101,6 +101,9 @@ class Registry:
         """Each component's weight: the field of its name of a settings model (`ScoringWeights`,
         `ContentWeights`) or the key of its name of a mapping; 0 where there is none."""
         values = weights.model_dump() if isinstance(weights, BaseModel) else dict(weights)
+        unknown = sorted(set(values) - set(self))
+        if unknown and not isinstance(weights, BaseModel):
+            raise ValueError(f"weights for unknown components {unknown}; known: {tuple(self)}")
         return {name: float(values.get(name, 0.0)) for name in self}
 
 
