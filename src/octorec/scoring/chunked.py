@@ -61,9 +61,10 @@ def score_in_project_chunks(
     everything = read_catalogue(warehouse, settings)
     catalogue = list(everything.names)
     known_lists = users.column("known_projects").to_pylist()
-    row_of = {name: i for i, name in enumerate(catalogue)}
-    known = sorted({name for names in known_lists for name in names if name in row_of})
-    # The users' vectors and labels are read once; each catalogue gets its own known matrix.
+    in_catalogue = set(catalogue)
+    known = sorted({name for names in known_lists for name in names if name in in_catalogue})
+    # The users' vectors and labels, and the projects' labels and masks, are read once; each
+    # chunk reads only its projects' vectors and gets its own known matrix.
     shard_users = user_features(users, [], settings.model_dimensions)
     model = (
         fit_collaborative(everyones_interactions(warehouse, catalogue), settings.scorer)
