@@ -27,7 +27,8 @@ from octorec.evaluation.run import _pairs, read_snapshot
 from octorec.evaluation.split import holdout_split
 from octorec.evaluation.tuning import RelevanceTarget
 from octorec.scoring.candidates import candidate_masks
-from octorec.scoring.similarity import ProjectFeatures, Scorer, UserFeatures
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
+from octorec.scoring.scorer import Scorer
 from octorec.settings import ORIGIN_WEIGHTS, ScoringWeights, Settings, load_settings
 from octorec.warehouse import open_warehouse
 

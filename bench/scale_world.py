@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from octorec.scoring.similarity import ProjectFeatures, UserFeatures
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
 
 ROOT = Path(__file__).resolve().parents[1]
 REPOS = ROOT.parent / "shared" / "data" / "scale" / "repos_125k.csv"

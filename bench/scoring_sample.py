@@ -25,7 +25,9 @@ from pathlib import Path
 
 from machine import describe_machine
 from octorec.scoring.inputs import load_features
-from octorec.scoring.similarity import Scorer, recommend, top_ranked
+from octorec.scoring.ranking import top_ranked
+from octorec.scoring.recommend import recommend
+from octorec.scoring.scorer import Scorer
 from octorec.settings import Retrieval, load_settings
 from octorec.warehouse import open_warehouse
 from sample_database import DATABASE, SAMPLE, bring_up_to_date

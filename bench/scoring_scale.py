@@ -38,9 +38,10 @@ TOP_N = 5
 
 
 def _one(users: int, projects: int, mode: str, output: Path) -> None:
-    from octorec.scoring.retrieval import CandidateIndex, recommend_from_candidates
+    from octorec.scoring.ann import AnnRecommender
+    from octorec.scoring.exact import ExactRecommender
+    from octorec.scoring.scorer import Scorer
     from octorec.scoring.semantic import semantic_similarity
-    from octorec.scoring.similarity import Scorer, recommend_exact
     from octorec.settings import ContentWeights, ScorerSettings, ScoringWeights
     from scale_world import world
 
@@ -52,13 +53,14 @@ def _one(users: int, projects: int, mode: str, output: Path) -> None:
     index_seconds = 0.0
     if mode == "exact":
         started = time.perf_counter()
-        result = recommend_exact(scorer, weights, TOP_N, 0.05, None, cold)
+        result = ExactRecommender(scorer).recommend(weights, TOP_N, 0.05, cold)
     else:
         started = time.perf_counter()
-        index = CandidateIndex(scorer, weights)
+        ann_recommender = AnnRecommender(scorer)
+        ann_recommender.index_for(weights)  # timed apart from the search
         index_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        result = recommend_from_candidates(scorer, weights, TOP_N, 0.05, cold, index)
+        result = ann_recommender.recommend(weights, TOP_N, 0.05, cold)
     score = time.perf_counter() - started
     figures: dict[str, float] = {
         "fit_seconds": round(fit, 2),

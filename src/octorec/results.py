@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 import numpy as np
@@ -90,12 +90,9 @@ class SimilarProject:
     shared_tech_stack: list[str]
 
 
-RECOMMENDATION_COLUMNS = (
-    "user_login, rank, project_full_name, score, semantic_similarity, category_similarity, "
-    "tech_stack_similarity, popularity_similarity, collaborative_similarity, matched_categories, "
-    "matched_tech_stack, similar_known_project, reason, semantic_weight, category_weight, "
-    "tech_stack_weight, popularity_weight, collaborative_weight"
-)
+RECOMMENDATION_COLUMNS = ", ".join(f.name for f in fields(StoredRecommendation))
+"""The stored columns a `StoredRecommendation` is read from (its fields: the API's fixed shape
+holds the default components; a component declared later is stored but not served)."""
 
 
 def close_matches(name: str, known: Sequence[str], count: int = CLOSE_MATCHES) -> list[str]:

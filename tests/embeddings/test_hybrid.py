@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from octorec.embeddings.hybrid import HybridLayout, hybrid_embeddings, semantic_part
+from octorec.embeddings.hybrid import HybridLayout, hybrid_embeddings
 from octorec.settings import ScoringWeights
 
 LAYOUT = HybridLayout(
@@ -29,10 +29,15 @@ def test_layout_and_unit_length() -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
 
 
-def test_semantic_part_gives_back_the_semantic_vectors() -> None:
-    np.testing.assert_allclose(
-        semantic_part(_hybrids(), LAYOUT), [[1, 0, 0], [0.6, 0.8, 0]], atol=1e-6
+def test_a_block_weighted_zero_stays_in_the_layout_as_zeros() -> None:
+    # The layout is fixed: a weight of 0 zeroes its block (so the hybrid vectors are no source
+    # of the semantic vectors: the scorer reads those from their own table).
+    no_semantic = WEIGHTS.model_copy(update={"semantic": 0.0})
+    vectors = hybrid_embeddings(
+        np.array([[1, 0, 0]], dtype=np.float32), [["web"]], [[]], np.zeros(1), LAYOUT, no_semantic
     )
+    assert vectors.shape == (1, LAYOUT.dimensions)
+    assert not vectors[0, :3].any() and vectors[0, 4] == pytest.approx(1.0)
 
 
 def test_dot_product_mirrors_the_weighted_components() -> None:

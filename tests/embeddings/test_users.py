@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from octorec.embeddings.users import SemanticBasis, interaction_matrix, user_semantic_vectors
+from octorec.embeddings.users import SemanticBasis, user_semantic_vectors
+from octorec.features import interaction_matrix
 
 PROJECTS = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)
 INDEX = {"a/x": 0, "a/y": 1, "a/z": 2}

@@ -5,7 +5,7 @@ import pytest
 
 from octorec.evaluation.metrics import ndcg_at_k
 from octorec.evaluation.tuning import RelevanceTarget, fit_weights, pick_best, simplex_grid
-from octorec.scoring.similarity import COMPONENTS
+from octorec.scoring.registry import COMPONENTS
 from octorec.settings import ScoringWeights
 
 NAMES = ["a/one", "a/two", "a/three", "a/four"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from octorec.scoring.similarity import ProjectFeatures, UserFeatures
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
 
 LABELS = ["web", "ml", "cli", "db", "game", "infra"]
 

@@ -2,8 +2,10 @@
 
 import numpy as np
 
-from octorec.scoring.retrieval import _unique_rows, best_positive_columns, inner_products_by_index
-from octorec.scoring.similarity import Scorer, recommend
+from octorec.scoring.ann import inner_products_by_index
+from octorec.scoring.ranking import best_positive_columns, unique_rows
+from octorec.scoring.recommend import recommend
+from octorec.scoring.scorer import Scorer
 from octorec.settings import ContentWeights, Retrieval, ScorerSettings, ScoringWeights
 
 from .synthetic import synthetic_world
@@ -22,7 +24,7 @@ def _pairs(result) -> dict[int, set[int]]:  # type: ignore[no-untyped-def]
 
 
 def test_candidate_rows_are_distinct_ascending_and_padded() -> None:
-    rows = _unique_rows(np.array([[5, 3, 5, -1], [2, 2, 2, 2]]))
+    rows = unique_rows(np.array([[5, 3, 5, -1], [2, 2, 2, 2]]))
     assert rows.tolist() == [[3, 5], [2, -1]]
 
 
@@ -64,19 +66,19 @@ def test_ann_mode_finds_nearly_every_exact_recommendation_and_scores_it_the_same
 def test_the_index_returns_the_best_inner_products_when_every_cell_is_probed(
     monkeypatch,
 ) -> None:
-    import octorec.scoring.retrieval as retrieval
+    import octorec.scoring.ann as ann_module
 
     users, projects = synthetic_world(40, 3000, seed=3)
     scorer = Scorer(users, projects)
-    monkeypatch.setattr(retrieval, "PROJECTS_PER_LIST", 30)  # one cell per 30 eligible
-    monkeypatch.setattr(retrieval, "PROBES", 100)
-    index = retrieval.CandidateIndex(scorer, WEIGHTS)
+    monkeypatch.setattr(ann_module, "PROJECTS_PER_LIST", 30)  # one cell per 30 eligible
+    monkeypatch.setattr(ann_module, "PROBES", 100)
+    index = ann_module.CandidateIndex(scorer, WEIGHTS)
     assert index.cells.nlist > 50 and index.cells.nprobe == index.cells.nlist
     who = np.arange(40)
     found = index.search(scorer, who, 10)
     eligible = np.nonzero(scorer.eligible)[0]
-    products = retrieval.query_vectors(scorer, who, WEIGHTS) @ (
-        retrieval.project_vectors(scorer, WEIGHTS)[eligible].T
+    products = ann_module.query_vectors(scorer, who, WEIGHTS) @ (
+        ann_module.project_vectors(scorer, WEIGHTS)[eligible].T
     )
     # The same best values (which of several tied projects is returned may differ).
     column = {project: i for i, project in enumerate(eligible.tolist())}
@@ -84,8 +86,8 @@ def test_the_index_returns_the_best_inner_products_when_every_cell_is_probed(
     want = -np.sort(-products, axis=1)[:, :10]
     np.testing.assert_allclose(-np.sort(-got, axis=1), want, atol=1e-5)
 
-    monkeypatch.setattr(retrieval, "PROBES", 3)  # approximate: still eligible projects only
-    few = retrieval.CandidateIndex(scorer, WEIGHTS).search(scorer, who, 10)
+    monkeypatch.setattr(ann_module, "PROBES", 3)  # approximate: still eligible projects only
+    few = ann_module.CandidateIndex(scorer, WEIGHTS).search(scorer, who, 10)
     assert np.isin(few[few >= 0], eligible).all()
 
 
@@ -124,13 +126,13 @@ def test_inner_products_by_index_read_the_indexed_rows_and_mark_padding() -> Non
 
 
 def test_a_quantised_index_still_finds_nearly_every_exact_recommendation(monkeypatch) -> None:
-    import octorec.scoring.retrieval as retrieval
+    import octorec.scoring.ann as ann_module
 
     users, projects = synthetic_world(300, 3000, seed=2)
-    monkeypatch.setattr(retrieval, "QUANTISE_FROM", 1)  # codes even for a small catalogue
+    monkeypatch.setattr(ann_module, "QUANTISE_FROM", 1)  # codes even for a small catalogue
     settings = ScorerSettings(retrieval=Retrieval.ANN, ann_candidates=50)
-    index = retrieval.CandidateIndex(Scorer(users, projects, settings), WEIGHTS)
-    assert index.quantised and index.dimensions % (2 * retrieval.DIMS_PER_CODE) == 0
+    index = ann_module.CandidateIndex(Scorer(users, projects, settings), WEIGHTS)
+    assert index.quantised and index.dimensions % (2 * ann_module.DIMS_PER_CODE) == 0
     exact = recommend(users, projects, WEIGHTS, 5, 0.05, cold_start_weights=COLD)
     ann = recommend(
         users, projects, WEIGHTS, 5, 0.05, cold_start_weights=COLD, scorer_settings=settings

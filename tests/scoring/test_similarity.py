@@ -5,14 +5,12 @@ import pytest
 import scipy.sparse as sp
 
 from octorec.features import multi_hot
-from octorec.scoring.similarity import (
-    ProjectFeatures,
-    UserFeatures,
-    jaccard,
-    matched_labels,
-    recommend,
-    top_ranked,
-)
+from octorec.scoring.explanations import matched_labels
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
+from octorec.scoring.labels import jaccard
+from octorec.scoring.ranking import top_ranked
+from octorec.scoring.recommend import recommend
+from octorec.scoring.scorer import Scorer
 from octorec.settings import ORIGIN_WEIGHTS, ScorerSettings, ScoringWeights
 
 SEED_WEIGHTS = ScoringWeights.model_validate(ORIGIN_WEIGHTS)
@@ -71,10 +69,10 @@ def test_scores_match_the_formula_by_hand() -> None:
             result.user_index,
             result.project_index,
             result.score,
-            result.semantic,
-            result.category,
-            result.tech_stack,
-            result.popularity,
+            result.components["semantic"],
+            result.components["category"],
+            result.components["tech_stack"],
+            result.components["popularity"],
             strict=True,
         )
         if u == 0
@@ -138,7 +136,7 @@ def test_the_collaborative_component_enters_the_score() -> None:
     result = recommend(users, _projects(), weights, top_n=1, min_score=0.01, scorer_settings=plain)
     bob = result.user_index == 1
     assert result.project_index[bob].tolist() == [0]
-    assert result.collaborative[bob].tolist() == pytest.approx([1.0])
+    assert result.components["collaborative"][bob].tolist() == pytest.approx([1.0])
     assert result.score[bob].tolist() == pytest.approx([1.0])
 
 
@@ -163,7 +161,8 @@ def test_ties_go_to_the_lower_project_index() -> None:
 
 def test_blocks_give_the_same_answer_as_one_pass() -> None:
     rng = np.random.default_rng(7)
-    n_users, n_projects, labels = 37, 120, ["a", "b", "c", "d", "e"]
+    # 4,000 projects: a 1 MiB block budget holds a few users per block (the real seam).
+    n_users, n_projects, labels = 37, 4000, ["a", "b", "c", "d", "e"]
     semantic_p = rng.normal(size=(n_projects, 8)).astype(np.float32)
     semantic_u = rng.normal(size=(n_users, 8)).astype(np.float32)
     pick = lambda: [str(x) for x in rng.choice(labels, size=rng.integers(0, 3), replace=False)]  # noqa: E731
@@ -179,10 +178,13 @@ def test_blocks_give_the_same_answer_as_one_pass() -> None:
         semantic=semantic_u / np.linalg.norm(semantic_u, axis=1, keepdims=True),
         categories=[pick() for _ in range(n_users)],
         tech_stack=[pick() for _ in range(n_users)],
-        known=sp.random(n_users, n_projects, density=0.05, random_state=1, format="csr"),
+        known=sp.random(n_users, n_projects, density=0.003, random_state=1, format="csr"),
     )
-    whole = recommend(users, projects, SEED_WEIGHTS, top_n=5, min_score=0.1, block_size=1000)
-    blocked = recommend(users, projects, SEED_WEIGHTS, top_n=5, min_score=0.1, block_size=4)
+    one_pass = ScorerSettings(block_memory_mb=4096)
+    small = ScorerSettings(block_memory_mb=1)
+    assert Scorer(users, projects, small).block_rows(arrays=6) < n_users // 3
+    whole = recommend(users, projects, SEED_WEIGHTS, 5, 0.1, scorer_settings=one_pass)
+    blocked = recommend(users, projects, SEED_WEIGHTS, 5, 0.1, scorer_settings=small)
     np.testing.assert_array_equal(whole.user_index, blocked.user_index)
     np.testing.assert_array_equal(whole.project_index, blocked.project_index)
     np.testing.assert_allclose(whole.score, blocked.score)

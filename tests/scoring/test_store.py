@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from octorec.scoring.similarity import COMPONENTS, recommend
+from octorec.scoring.collaborative import fit_collaborative
+from octorec.scoring.inputs import UserFeatures
+from octorec.scoring.recommend import recommend
+from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.store import weights_used
-from octorec.settings import ContentWeights, ScoringWeights
+from octorec.settings import ContentWeights, ScorerSettings, ScoringWeights
 
 from .synthetic import synthetic_world
 
@@ -30,7 +33,7 @@ def test_every_kept_score_is_the_weighted_sum_of_its_components_with_those_weigh
     used = weights_used(WEIGHTS, COLD, users.knows_nothing(), users.without_signal())
     kinds = {0, 1} & set(result.user_index.tolist())  # the synthetic cold and no-signal users
     assert kinds == {0, 1}
-    components = np.column_stack([getattr(result, n) for n in COMPONENTS])
+    components = np.column_stack([result.components[n] for n in COMPONENTS])
     recomputed = (used[result.user_index] * components).sum(axis=1)
     np.testing.assert_allclose(result.score, recomputed, atol=1e-5)
 
@@ -39,9 +42,12 @@ def test_a_shard_without_users_gives_an_empty_well_typed_table() -> None:
     from octorec.scoring.store import recommendations_table
 
     users, projects = synthetic_world(20, 100, seed=5)
-    nobody = users.rows(np.zeros(20, dtype=bool))
+    nobody = UserFeatures(
+        logins=[], semantic=users.semantic[:0], categories=[], tech_stack=[], known=users.known[:0]
+    )
+    everyone = fit_collaborative(users.known, ScorerSettings())  # as a shard's chunks get it
     result = recommend(
-        nobody, projects, WEIGHTS, 5, 0.0, cold_start_weights=COLD, fit_on=users.known
+        nobody, projects, WEIGHTS, 5, 0.0, cold_start_weights=COLD, item_item=everyone
     )
     assert len(result) == 0 and result.user_index.dtype == np.int64
     table = recommendations_table(result, nobody, projects, WEIGHTS, ContentWeights(), "run")

@@ -1,9 +1,10 @@
--- What the scorer needs per user: their vector, category and tech-stack sets, and the projects
--- to exclude. One row per user; the users × projects product is never materialised here, the
+-- What the scorer needs per user: their semantic vector (not the hybrid one, whose blocks are
+-- scaled by the content weights), category and tech-stack sets, and the projects to exclude. One row per user; the users × projects product is never materialised here, the
 -- scorer computes it in bounded blocks.
 select
     d.user_login,
     e.embedding,
+    e.semantic_embedding,
     d.categories,
     d.tech_stack,
     d.known_projects,

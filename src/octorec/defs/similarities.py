@@ -9,7 +9,7 @@ from octorec import constants as c
 from octorec.defs.metadata import histogram_markdown, markdown_table
 from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_partitions
 from octorec.defs.resources import OctorecResource
-from octorec.scoring.similarity import COMPONENTS
+from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.store import SimilaritySummary, score_and_store, score_shard_and_stage
 from octorec.settings import Settings
 from octorec.sharding import configured_shards

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 import numpy as np
 
 from octorec.constants import MODEL_NAME
+from octorec.cores import available_cores
 
 if TYPE_CHECKING:
     from octorec.settings import Settings
@@ -70,14 +71,6 @@ def resolve_model_path(model_name: str) -> Path:
         f"MODEL_NAME={model_name!r} is neither {MODEL_NAME} (packaged with octorec) nor a local "
         "sentence-transformers directory; models are never downloaded at run time"
     )
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def resolve_device(device: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from octorec.features import multi_hot
+from octorec.features import multi_hot, unit_rows, weighted_blocks
 from octorec.settings import ScoringWeights
 
 
@@ -41,12 +41,6 @@ class HybridLayout:
         }
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row scaled to length 1; all-zero rows stay zero."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
 def hybrid_embeddings(
     semantic: np.ndarray,
     categories: Sequence[Sequence[str]],
@@ -61,17 +55,14 @@ def hybrid_embeddings(
             f"semantic vectors have {semantic.shape[1]} values, layout expects "
             f"{layout.semantic_dimensions}"
         )
-    category_block = unit_rows(multi_hot(categories, layout.categories).toarray())
-    tech_block = unit_rows(multi_hot(tech_stack, layout.tech_stack).toarray())
-    blocks = [
-        np.sqrt(weights.semantic) * unit_rows(semantic.astype(np.float32)),
-        np.sqrt(weights.category) * category_block,
-        np.sqrt(weights.tech_stack) * tech_block,
-        np.sqrt(weights.popularity) * np.asarray(popularity, dtype=np.float32).reshape(-1, 1),
-    ]
-    return unit_rows(np.hstack(blocks).astype(np.float32))
-
-
-def semantic_part(hybrid: np.ndarray, layout: HybridLayout) -> np.ndarray:
-    """The unit-length semantic vectors inside hybrid vectors (exactly the originals)."""
-    return unit_rows(hybrid[:, : layout.semantic_dimensions])
+    return unit_rows(
+        weighted_blocks(
+            [
+                (weights.semantic, semantic, True),
+                (weights.category, multi_hot(categories, layout.categories).toarray(), True),
+                (weights.tech_stack, multi_hot(tech_stack, layout.tech_stack).toarray(), True),
+                (weights.popularity, np.asarray(popularity).reshape(-1, 1), False),
+            ],
+            keep_unweighted=True,
+        )
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,8 +15,9 @@ import scipy.sparse as sp
 from octorec import constants as c
 from octorec.embeddings.cache import content_hash, encode_with_cache
 from octorec.embeddings.encoder import TextEncoder
-from octorec.embeddings.hybrid import hybrid_embeddings, semantic_part
+from octorec.embeddings.hybrid import hybrid_embeddings
 from octorec.embeddings.projects import hybrid_layout
+from octorec.features import interaction_matrix
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse, matrix_from_arrow, vectors_to_arrow
 
@@ -29,21 +29,6 @@ class SemanticBasis(StrEnum):
     PROFILE = "profile"
     PROFILE_AND_INTERACTIONS = "profile_and_interactions"
     NONE = "none"
-
-
-def interaction_matrix(
-    interacted: Sequence[Sequence[str]], project_index: dict[str, int]
-) -> sp.csr_matrix:
-    """A users × projects 0/1 matrix of the listed projects that are in `project_index`."""
-    indptr = [0]
-    indices: list[int] = []
-    for projects in interacted:
-        indices.extend(sorted({project_index[p] for p in projects if p in project_index}))
-        indptr.append(len(indices))
-    return sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.float32), indices, indptr),
-        shape=(len(interacted), len(project_index)),
-    )
 
 
 def user_semantic_vectors(
@@ -118,13 +103,12 @@ def build_user_embeddings(
     known = sorted({name for names in users.column("known_projects").to_pylist() for name in names})
     with warehouse.staged("_octorec_known", pa.table({"name": pa.array(known, pa.string())})):
         projects = warehouse.query(
-            f"SELECT h.project_full_name, h.embedding FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
-            "INNER JOIN _octorec_known AS k ON k.name = h.project_full_name"
+            f"SELECT s.project_full_name, s.embedding FROM {c.PROJECT_SEMANTIC_EMBEDDINGS} AS s "
+            "INNER JOIN _octorec_known AS k ON k.name = s.project_full_name"
         ).sort_by("project_full_name")
-    layout = hybrid_layout(warehouse, settings)
-    project_semantic = semantic_part(
-        matrix_from_arrow(projects.column("embedding"), layout.dimensions), layout
-    )
+    # The semantic table owns the vectors: slicing them out of the hybrid ones would tie them
+    # to the hybrid blocks' weights (a semantic weight of 0 there would zero them here).
+    project_semantic = matrix_from_arrow(projects.column("embedding"), settings.model_dimensions)
     project_index = {
         name: i for i, name in enumerate(projects.column("project_full_name").to_pylist())
     }
@@ -147,7 +131,7 @@ def build_user_embeddings(
         users.column("categories").to_pylist(),
         users.column("tech_stack").to_pylist(),
         np.asarray(users.column("mean_popularity").to_pylist(), dtype=np.float32),
-        layout,
+        hybrid_layout(warehouse, settings),
         settings.content_weights.as_scoring_weights(),
     )
     counts = np.asarray(interactions.sum(axis=1)).ravel().astype(np.int32)
@@ -155,6 +139,7 @@ def build_user_embeddings(
         {
             "user_login": users.column("user_login"),
             "embedding": vectors_to_arrow(vectors),
+            "semantic_embedding": vectors_to_arrow(semantic),
             "semantic_basis": pa.array([str(b) for b in bases], pa.string()),
             "interacted_projects": pa.array(counts, pa.int32()),
             "run_id": pa.array([run_id] * users.num_rows, pa.string()),

@@ -1,7 +1,7 @@
 """The models an evaluation compares: octorec's scorer under given weights, and the baselines.
 
 Every model produces a users × projects score matrix for the evaluated users; one ranking step
-(`octorec.scoring.similarity.top_ranked`, with the scorer's exclusions: known projects and those
+(`octorec.scoring.ranking.top_ranked`, with the scorer's exclusions: known projects and those
 the candidate filters drop) turns any of them into top-k lists, so the models differ only in how
 they score.
 """
@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from octorec.scoring.similarity import COMPONENTS, Scorer, top_ranked
+from octorec.scoring.ranking import top_ranked
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.scorer import Scorer
 from octorec.settings import ScoringWeights
 
 logger = logging.getLogger(__name__)

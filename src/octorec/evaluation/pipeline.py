@@ -24,8 +24,7 @@ from octorec.embeddings.encoder import TextEncoder
 from octorec.embeddings.projects import build_project_hybrids, embed_projects
 from octorec.embeddings.users import build_user_embeddings
 from octorec.ingestion import records_table, store_source_data
-from octorec.scoring.inputs import load_features
-from octorec.scoring.similarity import ProjectFeatures, UserFeatures
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
 from octorec.settings import Settings
 from octorec.sources.base import SourceData
 from octorec.warehouse import open_warehouse

@@ -37,7 +37,8 @@ from octorec.evaluation.pipeline import EvaluationWarehouse
 from octorec.evaluation.report import EvaluationReport
 from octorec.evaluation.split import HoldoutSplit, holdout_split
 from octorec.evaluation.tuning import RelevanceTarget, fit_weights, pick_best
-from octorec.scoring.similarity import ProjectFeatures, Scorer, UserFeatures
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
+from octorec.scoring.scorer import Scorer
 from octorec.settings import ORIGIN_WEIGHTS, ScoringWeights, Settings
 from octorec.sources.base import SourceData
 from octorec.sources.snapshot import SnapshotSource

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from octorec.scoring.similarity import COMPONENTS, top_ranked
+from octorec.scoring.ranking import top_ranked
+from octorec.scoring.registry import COMPONENTS
 from octorec.settings import ScoringWeights
 
 

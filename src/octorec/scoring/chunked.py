@@ -1,9 +1,10 @@
 """Scoring one user shard against the catalogue read in chunks of projects, in bounded memory.
 
-A shard reads its users, the names of every project (not their vectors) and everyone's known
-projects by name (for the item-item model, fitted once). Then, chunk by chunk of
-`RECOMMENDATION_PROJECT_CHUNK_ROWS` projects in name order, it reads the features of the chunk
-and of the projects its users know (the semantic term compares candidates with those), scores
+A shard reads its users, every project's labels, popularity and candidate masks (not their
+vectors: `read_catalogue`, once per run) and everyone's known projects by name (for the
+item-item model, fitted once). Then, chunk by chunk of `RECOMMENDATION_PROJECT_CHUNK_ROWS`
+projects in name order, it reads the semantic vectors of the chunk and of the projects its users
+know (the semantic term compares candidates with those), scores
 its users against them with only the chunk's projects eligible, and keeps each user's best
 `top_n`; the chunks' best are then merged per user by score, ties to the lower name, as one
 pass over the whole catalogue breaks them. Every component of a pair depends only on the user,
@@ -17,28 +18,23 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import numpy as np
 
-from octorec import constants as c
-from octorec.embeddings.projects import hybrid_layout
-from octorec.embeddings.users import interaction_matrix
-from octorec.scoring.collaborative import ItemItemModel
+from octorec.features import interaction_matrix
+from octorec.scoring.collaborative import ItemItemModel, fit_collaborative
 from octorec.scoring.inputs import (
+    ProjectFeatures,
+    UserFeatures,
     everyones_interactions,
-    read_projects,
+    read_catalogue,
+    read_semantic,
     read_users,
     user_features,
 )
-from octorec.scoring.similarity import (
-    COMPONENTS,
-    ProjectFeatures,
-    Recommendations,
-    UserFeatures,
-    fit_collaborative,
-    recommend,
-)
+from octorec.scoring.recommend import recommend
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.results import Recommendations
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 
@@ -61,26 +57,15 @@ def score_in_project_chunks(
     warehouse: Warehouse, settings: Settings, shard: int, shards: int
 ) -> ChunkedResult:
     """Score the users of `shard` against every project, `project_chunk_rows` at a time."""
-    layout = hybrid_layout(warehouse, settings)
     users = read_users(warehouse, settings, shard, shards)
-    catalogue = (
-        warehouse.query(f"SELECT project_full_name FROM {c.PROJECT_HYBRID_EMBEDDINGS}")
-        .sort_by("project_full_name")
-        .column(0)
-        .to_pylist()
-    )
-    newest = (
-        warehouse.query(
-            f"SELECT max(e.pushed_at) AS newest FROM {c.PROJECT_HYBRID_EMBEDDINGS} AS h "
-            f"INNER JOIN {c.DBT_PROJECT_ENRICHED_DATA} AS e ON e.full_name = h.project_full_name"
-        )
-        .column("newest")[0]
-        .as_py()
-    )
+    everything = read_catalogue(warehouse, settings)
+    catalogue = list(everything.names)
     known_lists = users.column("known_projects").to_pylist()
-    known = sorted({name for names in known_lists for name in names})
-    # The users' vectors and labels are read once; each catalogue gets its own known matrix.
-    shard_users = user_features(users, [], layout)
+    in_catalogue = set(catalogue)
+    known = sorted({name for names in known_lists for name in names if name in in_catalogue})
+    # The users' vectors and labels, and the projects' labels and masks, are read once; each
+    # chunk reads only its projects' vectors and gets its own known matrix.
+    shard_users = user_features(users, [], settings.model_dimensions)
     model = (
         fit_collaborative(everyones_interactions(warehouse, catalogue), settings.scorer)
         if settings.weights.collaborative > 0
@@ -95,13 +80,12 @@ def score_in_project_chunks(
             _score_chunk(
                 warehouse,
                 settings,
+                everything,
                 shard_users,
                 known_lists,
                 chunk,
                 known,
-                newest,
                 model,
-                catalogue,
             )
         )
         logger.info(
@@ -113,14 +97,14 @@ def score_in_project_chunks(
             time.perf_counter() - started,
         )
     best = _merge(kept, settings.top_n)
-    final = read_projects(warehouse, settings, sorted(set(best.names) | set(known)), newest)
+    final = _read_projects(warehouse, settings, everything, set(best.names) | set(known))
     column = {name: i for i, name in enumerate(final.names)}
     recommendations = Recommendations(
         user_index=best.user_index,
         project_index=np.array([column[n] for n in best.names], dtype=np.int64),
         rank=best.rank,
         score=best.score,
-        **best.components,
+        components=best.components,
     )
     return ChunkedResult(
         recommendations=recommendations,
@@ -142,19 +126,27 @@ class _Kept:
     components: dict[str, np.ndarray]
 
 
+def _read_projects(
+    warehouse: Warehouse, settings: Settings, catalogue: ProjectFeatures, names: set[str]
+) -> ProjectFeatures:
+    """The catalogue's projects named `names`, in name order, with their semantic vectors."""
+    index = np.array([i for i, name in enumerate(catalogue.names) if name in names], dtype=np.int64)
+    chosen = [catalogue.names[i] for i in index.tolist()]
+    return catalogue.subset(index, read_semantic(warehouse, settings, chosen))
+
+
 def _score_chunk(
     warehouse: Warehouse,
     settings: Settings,
+    catalogue: ProjectFeatures,
     users: UserFeatures,
     known_lists: Sequence[Sequence[str]],
     chunk: Sequence[str],
     known: Sequence[str],
-    newest: datetime | None,
     model: ItemItemModel | None,
-    catalogue: Sequence[str],
 ) -> _Kept:
     in_chunk = set(chunk)
-    projects = read_projects(warehouse, settings, sorted(in_chunk | set(known)), newest)
+    projects = _read_projects(warehouse, settings, catalogue, in_chunk | set(known))
     # Known projects outside the chunk are read for the semantic term only; they are scored
     # (for the users who do not know them) with their own chunk.
     eligible = projects.mask(projects.eligible) & np.array(
@@ -167,7 +159,7 @@ def _score_chunk(
         # The model was fitted over the whole catalogue; its items move to this one's columns.
         column = {name: i for i, name in enumerate(projects.names)}
         chunk_model = model.on_catalogue(
-            np.array([column.get(catalogue[i], -1) for i in model.items.tolist()], np.int64),
+            np.array([column.get(catalogue.names[i], -1) for i in model.items.tolist()], np.int64),
             len(projects.names),
         )
     result = recommend(
@@ -185,7 +177,7 @@ def _score_chunk(
         names=[projects.names[i] for i in result.project_index.tolist()],
         rank=result.rank,
         score=result.score,
-        components={name: getattr(result, name) for name in COMPONENTS},
+        components=dict(result.components),
     )
 
 

@@ -27,6 +27,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from octorec.settings import ScorerSettings
+
 logger = logging.getLogger(__name__)
 
 MIRROR_BLOCK = 512
@@ -77,13 +79,6 @@ class ItemItemModel:
     catalogue_size: int
     shrinkage: float = 0.0
     """β in the confidence `n / (n + β)` of a user who knows `n` modelled projects."""
-
-    def dense_weights(self) -> np.ndarray:
-        """B as an `items × items` array, whichever form holds it (for inspection and tests)."""
-        if isinstance(self.form, PrimalWeights):
-            return self.form.weights
-        identity = sp.identity(len(self.items), dtype=np.float32, format="csr")
-        return self.form.apply(identity)
 
     @cached_property
     def _selector(self) -> sp.csr_matrix:
@@ -162,6 +157,16 @@ class ItemItemModel:
             catalogue_size=catalogue_size,
             shrinkage=self.shrinkage,
         )
+
+
+def fit_collaborative(interactions: sp.csr_matrix, settings: ScorerSettings) -> ItemItemModel:
+    """The item-item model the scorer uses, fitted on users × projects interactions."""
+    return fit_item_item(
+        interactions,
+        settings.collaborative_regularization,
+        settings.collaborative_max_items,
+        settings.collaborative_shrinkage,
+    )
 
 
 def fit_item_item(
@@ -256,3 +261,51 @@ def _symmetric_positive_inverse(matrix: np.ndarray) -> np.ndarray:
         inverse[stop:, start:stop] = inverse[start:stop, stop:].T
     # Symmetric again: the transpose is the same matrix, C-ordered as sparse @ dense wants it.
     return inverse.T if not inverse.flags.c_contiguous else inverse
+
+
+class CollaborativeScores:
+    """The collaborative component of a run: the item-item model (None: weighted 0, not fitted)
+    applied to the users' known projects. It has no vector form, so no block in the index."""
+
+    unit_block = False
+
+    def __init__(
+        self,
+        model: ItemItemModel | None,
+        known: sp.csr_matrix,
+        catalogue_size: int,
+        pair_rows: int,
+    ) -> None:
+        self.model = model
+        self.known = known
+        self.catalogue_size = catalogue_size
+        self.pair_rows = pair_rows
+        """Users whose scores over the whole catalogue `pairs` holds at a time."""
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Users `start:stop` × every project."""
+        if self.model is None:
+            return np.zeros((stop - start, self.catalogue_size), dtype=np.float32)
+        return self.model.scores(self.known[start:stop])
+
+    def pairs(self, user_index: np.ndarray, project_index: np.ndarray) -> np.ndarray:
+        """The given (user, project) pairs only, a bounded block of users at a time."""
+        values = np.zeros(len(user_index), dtype=np.float32)
+        if self.model is None or len(user_index) == 0:
+            return values
+        users, position = np.unique(user_index, return_inverse=True)
+        step = self.pair_rows
+        for start in range(0, len(users), step):
+            chunk = users[start : start + step]
+            scores = self.model.scores(self.known[chunk])
+            picked = (position >= start) & (position < start + len(chunk))
+            values[picked] = scores[position[picked] - start, project_index[picked]]
+        return values
+
+    def project_block(self, projects: np.ndarray | slice) -> None:
+        """None: no vector form (candidates come from the model instead)."""
+        return None
+
+    def query_block(self, users: np.ndarray) -> None:
+        """None: no vector form."""
+        return None

@@ -7,10 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-COLLABORATIVE_SHARE = 0.25
-"""The share of the score above which the collaborative evidence is named."""
-POPULARITY_SHARE = 0.5
-"""The share of the score above which popularity is said to carry the recommendation."""
+from octorec.scoring.registry import COMPONENTS
 
 
 def most_similar_known(
@@ -32,6 +29,19 @@ def most_similar_known(
     return result
 
 
+def matched_labels(
+    user_labels: Sequence[Sequence[str]],
+    project_labels: Sequence[Sequence[str]],
+    user_index: np.ndarray,
+    project_index: np.ndarray,
+) -> list[list[str]]:
+    """For each kept pair, the labels user and project share (sorted), to explain the match."""
+    return [
+        sorted(set(user_labels[u]) & set(project_labels[p]))
+        for u, p in zip(user_index.tolist(), project_index.tolist(), strict=True)
+    ]
+
+
 def reason(
     contributions: Mapping[str, float],
     matched_categories: Sequence[str],
@@ -42,23 +52,27 @@ def reason(
     """One line saying why a project was recommended.
 
     `contributions` maps each score component to its weighted value (weight × component). The
-    reason names the user's most similar known project (starred or owned), the categories and
-    tech stack that match, the collaborative evidence when it carries at least a quarter of the
-    score, and "popular" when popularity carries at least half of it (or when the user gave no
-    signal at all).
+    reason names the user's most similar known project (starred or owned), then the phrase of
+    each registered component whose declaration has one (`Reason`) and whose share of the score
+    reaches the declared share, and the categories and tech stack that match (by default: the
+    collaborative evidence at a quarter of the score before the matches, "popular" at half of
+    it after them; "popular" alone when the user gave no signal at all).
     """
     if without_signal:
         return "popular"
     total = sum(contributions.values())
     share = {name: (value / total if total > 0 else 0.0) for name, value in contributions.items()}
+    named = [
+        component.reason
+        for component in COMPONENTS.declarations()
+        if component.reason is not None and share.get(component.name, 0.0) >= component.reason.share
+    ]
     parts: list[str] = []
     if similar_known is not None:
         parts.append(f"like {similar_known}, which you starred or own")
-    if share.get("collaborative", 0.0) >= COLLABORATIVE_SHARE:
-        parts.append("starred by people who star what you star")
+    parts += [r.phrase for r in named if not r.after_matches]
     matched = [*matched_categories, *matched_tech_stack]
     if matched:
         parts.append("matches " + ", ".join(matched))
-    if share.get("popularity", 0.0) >= POPULARITY_SHARE:
-        parts.append("popular")
+    parts += [r.phrase for r in named if r.after_matches]
     return "; ".join(parts) or "popular"

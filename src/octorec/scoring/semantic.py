@@ -130,3 +130,56 @@ def semantic_for_pairs(
         best = np.partition(cosines, len(items) - count, axis=0)[len(items) - count :]
         result[pairs] = np.maximum(best.mean(axis=0), 0.0)
     return result
+
+
+class SemanticScores:
+    """The semantic component of a run: users' known projects and vectors against the projects'.
+
+    In the approximate index its block is the unit semantic vector itself, so the inner product
+    of a user's and a project's block is their cosine.
+    """
+
+    unit_block = False
+
+    def __init__(
+        self,
+        known: sp.csr_matrix,
+        user_vectors: np.ndarray,
+        project_vectors: np.ndarray,
+        neighbours: int,
+        memory_bytes: int,
+    ) -> None:
+        self.known = known
+        self.user_vectors = user_vectors
+        self.project_vectors = project_vectors
+        self.neighbours = neighbours
+        self.memory_bytes = memory_bytes
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Users `start:stop` × every project."""
+        return semantic_similarity(
+            self.known[start:stop],
+            self.user_vectors[start:stop],
+            self.project_vectors,
+            self.neighbours,
+            memory_bytes=self.memory_bytes,
+        )
+
+    def pairs(self, user_index: np.ndarray, project_index: np.ndarray) -> np.ndarray:
+        """The given (user, project) pairs only."""
+        return semantic_for_pairs(
+            self.known,
+            self.user_vectors,
+            self.project_vectors,
+            self.neighbours,
+            user_index,
+            project_index,
+        )
+
+    def project_block(self, projects: np.ndarray | slice) -> np.ndarray:
+        """The projects' semantic vectors."""
+        return np.asarray(self.project_vectors, dtype=np.float32)[projects]
+
+    def query_block(self, users: np.ndarray) -> np.ndarray:
+        """The users' own semantic vectors."""
+        return self.user_vectors[users]

@@ -12,17 +12,14 @@ import numpy as np
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.scoring.explanations import most_similar_known, reason
-from octorec.scoring.inputs import load_features
-from octorec.scoring.similarity import (
-    COMPONENTS,
-    ProjectFeatures,
-    Recommendations,
-    UserFeatures,
-    matched_labels,
-    recommend,
-)
-from octorec.settings import ContentWeights, ScoringWeights, Settings
+from octorec.scoring.chunked import score_in_project_chunks
+from octorec.scoring.explanations import matched_labels, most_similar_known, reason
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
+from octorec.scoring.recommend import recommend
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.results import Recommendations
+from octorec.scoring.scorer import Weights
+from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
 from octorec.warehouse.sharded import ShardOutcome, stage_shard
@@ -41,8 +38,8 @@ class SimilaritySummary:
 
 
 def weights_used(
-    weights: ScoringWeights,
-    cold_start_weights: ScoringWeights,
+    weights: Weights,
+    cold_start_weights: Weights,
     knows_nothing: np.ndarray,
     without_signal: np.ndarray,
 ) -> np.ndarray:
@@ -51,10 +48,9 @@ def weights_used(
     Users who know no project are weighed with the cold-start weights; users without any signal
     get the popularity of active projects (popularity weight 1, the rest 0).
     """
+    main, cold = COMPONENTS.weights(weights), COMPONENTS.weights(cold_start_weights)
     rows = np.where(
-        knows_nothing[:, None],
-        [getattr(cold_start_weights, n) for n in COMPONENTS],
-        [getattr(weights, n) for n in COMPONENTS],
+        knows_nothing[:, None], [cold[n] for n in COMPONENTS], [main[n] for n in COMPONENTS]
     ).astype(np.float64)
     rows[without_signal] = [1.0 if n == "popularity" else 0.0 for n in COMPONENTS]
     return rows
@@ -64,11 +60,15 @@ def recommendations_table(
     result: Recommendations,
     users: UserFeatures,
     projects: ProjectFeatures,
-    weights: ScoringWeights,
-    content_weights: ContentWeights,
+    weights: Weights,
+    content_weights: Weights,
     run_id: str,
 ) -> pa.Table:
-    """The rows of `user_project_similarities` for a scoring result, each with its reason."""
+    """The rows of `user_project_similarities` for a scoring result, each with its reason.
+
+    Each registered component has its unweighted value in `<name>_similarity` and the weight
+    the user's score was made with in `<name>_weight`. `content_weights` are the cold-start
+    weights (`ContentWeights`: no collaborative part)."""
     computed_at = datetime.now(UTC)
     categories = matched_labels(
         users.categories, projects.categories, result.user_index, result.project_index
@@ -83,13 +83,13 @@ def recommendations_table(
         )
     ]
     without_signal = users.without_signal()
-    used = weights_used(
-        weights, content_weights.as_scoring_weights(), users.knows_nothing(), without_signal
-    )[result.user_index]
+    used = weights_used(weights, content_weights, users.knows_nothing(), without_signal)[
+        result.user_index
+    ]
     reasons = [
         reason(
             {
-                n: float(used[row, i]) * float(getattr(result, n)[row])
+                n: float(used[row, i]) * float(result.components[n][row])
                 for i, n in enumerate(COMPONENTS)
             },
             categories[row],
@@ -107,11 +107,7 @@ def recommendations_table(
             ),
             "rank": pa.array(result.rank, pa.int32()),
             "score": pa.array(result.score, pa.float64()),
-            "semantic_similarity": pa.array(result.semantic, pa.float64()),
-            "category_similarity": pa.array(result.category, pa.float64()),
-            "tech_stack_similarity": pa.array(result.tech_stack, pa.float64()),
-            "popularity_similarity": pa.array(result.popularity, pa.float64()),
-            "collaborative_similarity": pa.array(result.collaborative, pa.float64()),
+            **{f"{n}_similarity": pa.array(result.components[n], pa.float64()) for n in COMPONENTS},
             "matched_categories": pa.array(categories, pa.list_(pa.string())),
             "matched_tech_stack": pa.array(tech_stack, pa.list_(pa.string())),
             "similar_known_project": pa.array(similar, pa.string()),
@@ -128,8 +124,37 @@ def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> Si
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
     table, summary = _score(users, projects, settings, run_id, started=started)
+    ensure_component_columns(warehouse)
     warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
     return summary
+
+
+def ensure_component_columns(warehouse: Warehouse) -> None:
+    """Add the `<name>_similarity` and `<name>_weight` columns of every registered component
+    to the stored table (and its shard staging table) where they are missing.
+
+    The warehouse schema declares the default components' columns; one declared later gets its
+    columns here, before its first rows are written (0 for the rows stored before it)."""
+    wanted = [
+        column
+        for component in COMPONENTS.declarations()
+        for column in (component.similarity_column, component.weight_column)
+    ]
+    for table in (c.USER_PROJECT_SIMILARITIES, f"{c.USER_PROJECT_SIMILARITIES}{c.STAGED_SUFFIX}"):
+        present = set(
+            warehouse.query(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [table],
+            )
+            .column("column_name")
+            .to_pylist()
+        )
+        for column in wanted:
+            if column not in present:  # the default components' columns are in the schema
+                warehouse.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} DOUBLE DEFAULT 0"
+                )
 
 
 @dataclass(frozen=True)
@@ -164,16 +189,15 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
-    from octorec.scoring.chunked import score_in_project_chunks  # it reads through this module
-
     chunked = score_in_project_chunks(warehouse, settings, shard, shards)
+    ensure_component_columns(warehouse)
     result = chunked.recommendations
     table = recommendations_table(
         result,
         chunked.users,
         chunked.projects,
         settings.weights,
-        settings.content_weights,
+        settings.content_weights.as_scoring_weights(),
         run_id,
     )
     summary = SimilaritySummary(
@@ -230,7 +254,12 @@ def _score(
         cold_start_weights=settings.content_weights.as_scoring_weights(),
     )
     table = recommendations_table(
-        result, users, projects, settings.weights, settings.content_weights, run_id
+        result,
+        users,
+        projects,
+        settings.weights,
+        settings.content_weights.as_scoring_weights(),
+        run_id,
     )
     summary = SimilaritySummary(
         users=len(users.logins),

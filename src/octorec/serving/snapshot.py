@@ -32,7 +32,7 @@ from octorec.results import (
     results_marker,
     search_logins,
 )
-from octorec.scoring.similarity import COMPONENTS
+from octorec.scoring.registry import COMPONENTS
 from octorec.warehouse import Warehouse, WarehouseError
 
 logger = logging.getLogger(__name__)

@@ -100,6 +100,7 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
     c.USER_EMBEDDINGS: """
         user_login VARCHAR PRIMARY KEY,
         embedding FLOAT[] NOT NULL,
+        semantic_embedding FLOAT[] NOT NULL,
         semantic_basis VARCHAR NOT NULL,
         interacted_projects INTEGER NOT NULL,
         run_id VARCHAR NOT NULL,

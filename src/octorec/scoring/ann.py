@@ -13,7 +13,8 @@ second index built with the cold-start weights. Each user gets the index's best
 `ann_candidates` projects plus as many of their best collaborative ones (the item-item model
 has no vector form); users without any signal get the most popular active projects. The union
 is rescored with the exact formula (`Scorer.pair_components`), so only the choice of
-candidates is approximate.
+candidates is approximate. The index's blocks are those of the registered components that have
+a vector form (`ComponentScores.project_block`), in registry order.
 
 Measured at 100,000 users × 125,000 projects (README, Performance): an HNSW graph (usearch)
 recalled 0.887 of the exact top 5 in 126 s; IVF-Flat with 48 of 1,024 cells probed 0.961 in
@@ -30,15 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from octorec.embeddings.encoder import available_cores
-from octorec.embeddings.hybrid import unit_rows
-from octorec.scoring.similarity import (
-    RecommendationParts,
-    Recommendations,
-    Scorer,
-    _top_n,
-)
-from octorec.settings import ScoringWeights
+from octorec.cores import available_cores
+from octorec.features import weighted_blocks
+from octorec.scoring import ranking
+from octorec.scoring.recommender import Recommender
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.results import RecommendationParts, Recommendations
+from octorec.scoring.scorer import Scorer, Weights
 
 logger = logging.getLogger(__name__)
 
@@ -59,83 +58,61 @@ KMEANS_ITERATIONS = 5
 """k-means passes (faiss's default 10 builds 1.3× slower for the same recall here)."""
 USER_CHUNK = 1024
 """Users searched and rescored at a time (256: 10% slower at 100,000 users, Python overhead)."""
-SAMPLE_STRIDE = 8
-"""Every how many columns `best_positive_columns` samples to estimate a row's threshold."""
 
 
 def _blocks(
-    semantic: np.ndarray,
-    categories: np.ndarray,
-    tech_stack: np.ndarray,
-    popularity: np.ndarray,
-    weights: ScoringWeights,
+    scorer: Scorer,
+    weights: Weights,
+    side: str,
+    selector: np.ndarray | slice,
     width: int = 0,
 ) -> np.ndarray:
-    """√w-weighted blocks, those with weight 0 left out: the hybrid embeddings' construction.
+    """√w-weighted blocks of the components with a vector form, those with weight 0 left out
+    (`octorec.features.weighted_blocks`, as the hybrid embeddings), zero-padded to `width`.
 
-    Written block by block into one float32 array, zero-padded to `width` columns if wider.
+    `side` "project" takes the projects at `selector`, "query" the users at `selector`. When no
+    such component is weighted (only the collaborative term is), the fallback component (the
+    semantic one) is used with weight 1.
     """
-    parts = [
-        (weights.semantic, semantic, False),
-        (weights.category, categories, True),
-        (weights.tech_stack, tech_stack, True),
-        (weights.popularity, popularity.reshape(-1, 1), False),
-    ]
-    if not any(w > 0 for w, _, _ in parts):
-        parts = [(1.0, semantic, False)]  # only the collaborative term is weighted: by meaning
-    used = [(w, block, unit) for w, block, unit in parts if w > 0]
-    natural = sum(block.shape[1] for _, block, _ in used)
-    result = np.zeros((len(semantic), max(width, natural)), dtype=np.float32)
-    column = 0
-    for weight, block, unit in used:
-        target = result[:, column : column + block.shape[1]]
-        target[...] = unit_rows(block.astype(np.float32)) if unit else block
-        target *= np.float32(np.sqrt(weight))
-        column += block.shape[1]
-    return result
+    values = COMPONENTS.weights(weights)
+    parts: list[tuple[float, np.ndarray, bool, bool]] = []
+    for component in COMPONENTS.declarations():
+        scores = scorer.scores[component.name]
+        if side == "project":
+            block = scores.project_block(selector)
+        else:
+            block = scores.query_block(np.asarray(selector))
+        if block is not None:
+            parts.append(
+                (values[component.name], block, scores.unit_block, component.index_fallback)
+            )
+    if not any(weight > 0 for weight, _, _, _ in parts):
+        parts = [(1.0, block, unit, True) for _, block, unit, fallback in parts if fallback]
+    return weighted_blocks([(w, block, unit) for w, block, unit, _ in parts], width=width)
 
 
-def vector_width(scorer: Scorer, weights: ScoringWeights) -> int:
+def vector_width(scorer: Scorer, weights: Weights) -> int:
     """How many values `project_vectors` and `query_vectors` have (before padding)."""
-    return _blocks(
-        scorer.project_semantic[:0],
-        scorer._category_sets.projects[:0],
-        scorer._tech_sets.projects[:0],
-        scorer._popularity[:0],
-        weights,
-    ).shape[1]
+    return _blocks(scorer, weights, "project", slice(0, 0)).shape[1]
 
 
 def project_vectors(
-    scorer: Scorer, weights: ScoringWeights, projects: np.ndarray | None = None, width: int = 0
+    scorer: Scorer, weights: Weights, projects: np.ndarray | None = None, width: int = 0
 ) -> np.ndarray:
-    """The indexed vector of each project (all, or those at `projects`): √w-weighted semantic ⊕
-    categories ⊕ tech stack ⊕ popularity, zero-padded to `width`. Projects and users are built
-    the same way, so the inner product of a project and a query is the score's linear part."""
-    chosen = slice(None) if projects is None else projects
-    return _blocks(
-        scorer.project_semantic[chosen],
-        scorer._category_sets.projects[chosen],
-        scorer._tech_sets.projects[chosen],
-        scorer._popularity[chosen],
-        weights,
-        width,
-    )
+    """The indexed vector of each project (all, or those at `projects`): the √w-weighted blocks
+    (semantic ⊕ categories ⊕ tech stack ⊕ popularity by default), zero-padded to `width`.
+    Projects and users are built the same way, so the inner product of a project and a query is
+    the score's linear part."""
+    chosen: np.ndarray | slice = slice(None) if projects is None else projects
+    return _blocks(scorer, weights, "project", chosen, width)
 
 
 def query_vectors(
-    scorer: Scorer, users: np.ndarray, weights: ScoringWeights, width: int = 0
+    scorer: Scorer, users: np.ndarray, weights: Weights, width: int = 0
 ) -> np.ndarray:
     """Users' query vectors, built like `project_vectors` (popularity: 1), so the inner product
     with a project vector is the linear part of the score."""
-    return _blocks(
-        scorer.users.semantic[users],
-        scorer._user_categories[users].toarray(),
-        scorer._user_tech[users].toarray(),
-        np.ones(len(users), dtype=np.float32),
-        weights,
-        width,
-    )
+    return _blocks(scorer, weights, "query", users, width)
 
 
 class CandidateIndex:
@@ -147,7 +124,7 @@ class CandidateIndex:
     keep the float vectors themselves (exact within the scanned cells).
     """
 
-    def __init__(self, scorer: Scorer, weights: ScoringWeights, threads: int = 0) -> None:
+    def __init__(self, scorer: Scorer, weights: Weights) -> None:
         import faiss
 
         started = time.perf_counter()
@@ -166,7 +143,7 @@ class CandidateIndex:
         self.cells = faiss.extract_index_ivf(self.index)
         self.cells.cp.niter = KMEANS_ITERATIONS
         indexed = project_vectors(scorer, weights, self.projects, self.dimensions)
-        with threadpool_limits(threads or available_cores()):
+        with threadpool_limits(available_cores()):
             sample = np.random.default_rng(0).permutation(len(indexed))[: lists * TRAINING_PER_LIST]
             if len(indexed):
                 self.index.train(indexed[np.sort(sample)])
@@ -196,7 +173,7 @@ class Indexes:
     """The index for the scoring weights, and one for the cold-start weights made on demand."""
 
     def __init__(
-        self, scorer: Scorer, main: CandidateIndex, cold_start_weights: ScoringWeights | None
+        self, scorer: Scorer, main: CandidateIndex, cold_start_weights: Weights | None
     ) -> None:
         self.scorer = scorer
         self.main = main
@@ -208,7 +185,9 @@ class Indexes:
         """The index searched for users who know no project."""
         with self._lock:
             if self._cold is None:
-                same = self.cold_start_weights == self.main.weights
+                same = COMPONENTS.weights(self.cold_start_weights) == COMPONENTS.weights(
+                    self.main.weights
+                )
                 self._cold = (
                     self.main if same else CandidateIndex(self.scorer, self.cold_start_weights)
                 )
@@ -234,105 +213,63 @@ def candidates(
         found[cold] = indexes.for_cold_start().search(scorer, users[cold], count)
     parts = [found]
     if collaborative is not None and collaborative.shape[1] and scorer.item_item is not None:
-        best = best_positive_columns(collaborative, count)
+        best = ranking.best_positive_columns(collaborative, count)
         parts.append(np.where(best >= 0, scorer.item_item.items[np.maximum(best, 0)], -1))
     without_signal = scorer.without_signal[users]
     if without_signal.any():
         popular = np.argsort(-scorer.popular_active, kind="stable")[:count]
         parts.append(np.where(without_signal[:, None], popular[None, :], -1))
-    return _unique_rows(np.hstack(parts))
+    return ranking.unique_rows(np.hstack(parts))
 
 
-def best_positive_columns(matrix: np.ndarray, count: int) -> np.ndarray:
-    """Each row's `count` largest positive columns, in no order, -1 padded where a row has fewer.
+class AnnRecommender(Recommender):
+    """Candidates from the index (one per distinct weighting, built on first use), rescored
+    exactly, `USER_CHUNK` users at a time side by side."""
 
-    A partial sort of every whole row costs ~9 ns an element; instead each row's threshold is
-    estimated from every `SAMPLE_STRIDE`-th column (set to pass about three times `count`), and
-    only the columns at or above it are sorted. The few rows where the estimate passes too few
-    are partially sorted whole, so the result is exact (ties at the cut-off aside).
-    """
-    rows, width = matrix.shape
-    count = min(count, width)
-    result = np.full((rows, count), -1, dtype=np.int64)
-    if count == 0:
-        return result
-    threshold = np.zeros((rows, 1), dtype=matrix.dtype)
-    sample = matrix[:, ::SAMPLE_STRIDE]
-    rank = 3 * count // SAMPLE_STRIDE
-    if 1 <= rank < sample.shape[1]:
-        cut = sample.shape[1] - rank
-        threshold = np.partition(sample, cut, axis=1)[:, cut : cut + 1]
-    passed = matrix >= np.maximum(threshold, np.finfo(matrix.dtype).tiny)  # positive only
-    counts = np.count_nonzero(passed, axis=1)
-    short = (counts < count) & (threshold[:, 0] > 0)
-    if short.any():
-        whole = matrix[short]
-        best = np.argpartition(-whole, count - 1, axis=1)[:, :count]
-        result[short] = np.where(np.take_along_axis(whole, best, axis=1) > 0, best, -1)
-        passed[short] = False
-        counts[short] = 0
-    row, column = np.divmod(np.flatnonzero(passed), width)  # np.nonzero is ~6× slower
-    slot = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
-    kept = max(count, int(counts.max(initial=0)))
-    values = np.full((rows, kept), -np.inf, dtype=matrix.dtype)
-    values[row, slot] = matrix[row, column]
-    columns = np.full((rows, kept), -1, dtype=np.int64)
-    columns[row, slot] = column
-    if kept > count:
-        best = np.argpartition(-values, count - 1, axis=1)[:, :count]
-        columns = np.take_along_axis(columns, best, axis=1)
-    result[~short] = columns[~short]
-    return result
+    def __init__(self, scorer: Scorer) -> None:
+        super().__init__(scorer)
+        self._indexes: dict[tuple[tuple[str, float], ...], CandidateIndex] = {}
 
+    def index_for(self, weights: Weights) -> CandidateIndex:
+        """The index for `weights`, built now unless it was already (benchmarks time it)."""
+        key = tuple(COMPONENTS.weights(weights).items())
+        if key not in self._indexes:
+            self._indexes[key] = CandidateIndex(self.scorer, weights)
+        return self._indexes[key]
 
-def _unique_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row's distinct non-negative values, ascending, then -1 padding.
+    def recommend(
+        self,
+        weights: Weights,
+        top_n: int,
+        min_score: float,
+        cold_start_weights: Weights | None = None,
+    ) -> Recommendations:
+        """The kept pairs, best first per user (see `Recommender.recommend`)."""
+        scorer = self.scorer
+        indexes = Indexes(scorer, self.index_for(weights), cold_start_weights)
+        count = min(scorer.settings.ann_candidates, scorer.project_count)
+        positions = scorer.item_item.position_of() if scorer.item_item is not None else None
 
-    Ascending order makes ties at the cut-off go to the lower project index, as in exact mode.
-    """
-    padding = np.iinfo(np.int64).max
-    ordered = np.sort(np.where(matrix < 0, padding, matrix), axis=1)
-    repeated = np.zeros_like(ordered, dtype=bool)
-    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
-    ordered[repeated] = padding
-    ordered = np.sort(ordered, axis=1)
-    width = int(np.max(np.sum(ordered != padding, axis=1), initial=0))
-    ordered = ordered[:, :width]
-    return np.where(ordered == padding, -1, ordered)
+        def chunk(start: int) -> RecommendationParts:
+            users = np.arange(start, min(start + USER_CHUNK, scorer.user_count))
+            collaborative = (
+                scorer.item_item.scores_of_items(scorer.users.known[users])
+                if scorer.item_item is not None
+                else None
+            )
+            columns = candidates(scorer, indexes, users, count, collaborative)
+            scores, components = _rescore(
+                scorer, users, columns, weights, cold_start_weights, collaborative, positions
+            )
+            parts = RecommendationParts()
+            best = ranking.top_n(scores, top_n)
+            parts.add(scorer, start, scores, best, min_score, components, columns)
+            return parts
 
-
-def recommend_from_candidates(
-    scorer: Scorer,
-    weights: ScoringWeights,
-    top_n: int,
-    min_score: float,
-    cold_start_weights: ScoringWeights | None = None,
-    index: CandidateIndex | None = None,
-) -> Recommendations:
-    """`recommend` with candidates from the index (built now unless given), rescored exactly."""
-    indexes = Indexes(scorer, index or CandidateIndex(scorer, weights), cold_start_weights)
-    count = min(scorer.settings.ann_candidates, len(scorer.projects.names))
-    positions = scorer.item_item.position_of() if scorer.item_item is not None else None
-
-    def chunk(start: int) -> RecommendationParts:
-        users = np.arange(start, min(start + USER_CHUNK, len(scorer.users.logins)))
-        collaborative = (
-            scorer.item_item.scores_of_items(scorer.users.known[users])
-            if scorer.item_item is not None
-            else None
-        )
-        columns = candidates(scorer, indexes, users, count, collaborative)
-        scores, components = _rescore(
-            scorer, users, columns, weights, cold_start_weights, collaborative, positions
-        )
-        parts = RecommendationParts()
-        parts.add(scorer, start, scores, _top_n(scores, top_n), min_score, components, columns)
-        return parts
-
-    starts = range(0, len(scorer.users.logins), USER_CHUNK)
-    # Chunks run side by side, one core each: one BLAS and one OpenMP (faiss) thread per chunk.
-    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
-        return RecommendationParts.joined(list(pool.map(chunk, starts)))
+        starts = range(0, scorer.user_count, USER_CHUNK)
+        # Chunks run side by side, one core each: one BLAS and one OpenMP (faiss) thread each.
+        with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
+            return RecommendationParts.joined(list(pool.map(chunk, starts)))
 
 
 def inner_products_by_index(
@@ -365,8 +302,8 @@ def _rescore(
     scorer: Scorer,
     users: np.ndarray,
     columns: np.ndarray,
-    weights: ScoringWeights,
-    cold_start_weights: ScoringWeights | None,
+    weights: Weights,
+    cold_start_weights: Weights | None,
     collaborative: np.ndarray | None,
     positions: np.ndarray | None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
