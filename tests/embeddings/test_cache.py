@@ -60,8 +60,8 @@ def test_each_backend_keeps_its_own_vectors(tmp_path: Path) -> None:
     with open_warehouse(database, read_only=True) as warehouse:
         rows = warehouse.query(f"SELECT backend, count(*) AS n FROM {c.EMBEDDING_CACHE} GROUP BY 1")
     assert dict(zip(*rows.to_pydict().values(), strict=True)) == {
-        "onnx-int8@256": 200,
-        "onnx@256": 200,
+        "onnx-int8.v3@256": 200,
+        "onnx.v3@256": 200,
     }
 
 

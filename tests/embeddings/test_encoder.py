@@ -53,20 +53,40 @@ def test_every_backend_stays_close_to_the_reference(
     encoder: TextEncoder, reference: np.ndarray
 ) -> None:
     cosines = np.sum(encoder.encode(TEXTS) * reference, axis=1)
-    floor = 0.98 if encoder.backend == EmbeddingBackend.ONNX_INT8 else 0.9999
-    assert cosines.min() >= floor, cosines
+    if encoder.backend == EmbeddingBackend.ONNX_INT8:
+        # Per-token int8: the empty text (two tokens, quantised alone) moves most.
+        assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
+    else:
+        assert cosines.min() >= 0.9999, cosines
 
 
 def test_batching_and_length_sorting_do_not_change_a_texts_vector(encoder: TextEncoder) -> None:
     together = encoder.encode(TEXTS)
     alone = np.vstack([encoder.encode([text]) for text in TEXTS])
-    if encoder.backend == EmbeddingBackend.ONNX_INT8:
-        # Dynamic quantisation scales activations per batch: close, not identical (the empty
-        # text, two tokens long, moves most).
-        cosines = np.sum(together * alone, axis=1)
-        assert cosines.mean() > 0.99 and cosines.min() > 0.97, cosines
-    else:
+    if encoder.backend == EmbeddingBackend.TORCH:
         np.testing.assert_allclose(together, alone, atol=1e-4)
+    else:
+        # Per-token quantisation, unpadded batches, pooling per text: bit for bit.
+        np.testing.assert_array_equal(together, alone)
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "onnx"])
+def test_a_texts_vector_is_the_same_whichever_texts_share_its_batch(backend: str) -> None:
+    text = "Tensors and dynamic neural networks in Python with strong GPU acceleration"
+    # Batch-mates of the same token count (the same batch) and of wildly different scales.
+    mates = [
+        "Tensors and dynamic neural networks in Rust with strong GPU acceleration",
+        "Tensors and dynamic neural networks in Julia with strong TPU acceleration",
+        "!!! 999999 ??? " * 3,
+        "A Rust game engine " + "rendering " * 300,
+        "",
+    ]
+    encoder = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, batch_size=8, backend=backend)
+    alone = encoder.encode([text])[0]
+    for start in range(len(mates)):
+        batch = [*mates[:start], text, *mates[start:]]
+        np.testing.assert_array_equal(encoder.encode(batch)[start], alone)
+    np.testing.assert_array_equal(encoder.encode([text] * 3 + mates)[1], alone)
 
 
 def test_texts_are_truncated_by_tokens_so_what_comes_first_decides() -> None:
@@ -137,6 +157,6 @@ def test_a_model_the_onnx_export_cannot_reproduce_is_refused(tmp_path: Path) -> 
 
 
 def test_the_cache_variant_names_backend_and_token_limit() -> None:
-    assert TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx").cache_variant == "onnx@256"
+    assert TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx").cache_variant == "onnx.v3@256"
     short = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx-int8", max_tokens=64)
-    assert short.cache_variant == "onnx-int8@64"
+    assert short.cache_variant == "onnx-int8.v3@64"

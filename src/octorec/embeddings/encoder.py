@@ -146,7 +146,14 @@ def _load(
             )
         except UnsupportedModelError as error:
             raise ModelUnavailableError(str(error)) from None
-        loaded = OnnxSentenceEncoder(onnx_file, model_path, tokens, threads, device)
+        loaded = OnnxSentenceEncoder(
+            onnx_file,
+            model_path,
+            tokens,
+            threads,
+            device,
+            quantised=backend == EmbeddingBackend.ONNX_INT8,
+        )
     logger.info(
         "loaded %s (%s on %s, %d tokens, %d threads) in %.1f s",
         model_name,
@@ -205,15 +212,19 @@ class TextEncoder:
 
     @property
     def cache_variant(self) -> str:
-        """The backend and token limit, as the embedding cache keys vectors: `onnx-int8@256`.
+        """The backend and token limit, as the embedding cache keys vectors: `onnx-int8.v3@256`.
 
-        Vectors of the same text differ between backends and between token limits, so a cache
-        must never mix them.
+        Vectors of the same text differ between backends, between token limits and between
+        versions of the ONNX export (`onnx_export.EXPORT_VERSION`), so a cache must never mix
+        them: vectors of an older export are embedded again, not reused next to new ones.
         """
         from octorec.embeddings.onnx_backend import model_max_tokens
+        from octorec.embeddings.onnx_export import EXPORT_VERSION
 
         tokens = self.max_tokens or model_max_tokens(resolve_model_path(self.model_name))
-        return f"{self.backend}@{tokens}"
+        if self.backend == EmbeddingBackend.TORCH:
+            return f"{self.backend}@{tokens}"
+        return f"{self.backend}.{EXPORT_VERSION}@{tokens}"
 
     def _backend(self) -> _Backend:
         return _load(

@@ -1,8 +1,12 @@
-"""Sentence embeddings with ONNX Runtime: the model's own tokenizer, length-sorted batches.
+"""Sentence embeddings with ONNX Runtime: the model's own tokenizer, batches of equal length.
 
 Texts are tokenised with the model's `tokenizer.json` (Hugging Face `tokenizers`, no padding),
-truncated to `max_tokens`, sorted by length and batched so each batch is padded only to its own
-longest text. The session runs on as many threads as the process may use.
+truncated to `max_tokens` and batched only with texts of the same token count, so nothing is
+ever padded. With the per-token quantisation of the int8 export (`onnx_export`) that makes a
+text's vector a function of that text alone, bit for bit: which texts share its call, its batch
+or the embedding cache never changes it (padding changes the shapes of the float kernels and,
+with them, the last bits of the sums). The session runs on as many threads as the process may
+use.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ class OnnxSentenceEncoder:
     """An exported sentence-embedding graph (see `onnx_export`) and its tokenizer."""
 
     def __init__(
-        self, onnx_file: Path, model_path: Path, max_tokens: int, threads: int, device: str
+        self,
+        onnx_file: Path,
+        model_path: Path,
+        max_tokens: int,
+        threads: int,
+        device: str,
+        *,
+        quantised: bool = False,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -41,6 +52,10 @@ class OnnxSentenceEncoder:
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
+        if quantised:
+            # The extended fusions turn MatMulInteger → Cast → Mul into MatMulIntegerToFloat,
+            # which takes one activation scale per tensor and so would undo the per-token one.
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
 
@@ -48,19 +63,26 @@ class OnnxSentenceEncoder:
         """One L2-normalised float32 row per text, in the order given."""
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(encoding.ids) for encoding in encodings])
-        order = np.argsort(lengths, kind="stable")
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = int(lengths[rows].max())
-            input_ids = np.zeros((len(rows), width), dtype=np.int64)
-            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-            for position, row in enumerate(rows):
-                ids = encodings[row].ids
-                input_ids[position, : len(ids)] = ids
-                attention_mask[position, : len(ids)] = 1
-            (embedding,) = self.session.run(
-                None, {"input_ids": input_ids, "attention_mask": attention_mask}
-            )
-            vectors[rows] = embedding
+        for width in np.unique(lengths).tolist():
+            same = np.flatnonzero(lengths == width)
+            for start in range(0, len(same), batch_size):
+                rows = same[start : start + batch_size]
+                input_ids = np.array([encodings[row].ids for row in rows], dtype=np.int64)
+                input_ids = input_ids.reshape(len(rows), width)
+                attention_mask = np.ones_like(input_ids)
+                (tokens,) = self.session.run(
+                    None, {"input_ids": input_ids, "attention_mask": attention_mask}
+                )
+                for position, row in enumerate(rows):
+                    vectors[row] = _mean_pooled(tokens[position])
         return vectors
+
+
+def _mean_pooled(tokens: np.ndarray) -> np.ndarray:
+    """One text's sentence embedding: the mean of its token embeddings, L2-normalised.
+
+    Computed per text, in float64, so the sums never depend on the batch's shape.
+    """
+    pooled = tokens.astype(np.float64).mean(axis=0)
+    return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)

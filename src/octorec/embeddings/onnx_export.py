@@ -1,11 +1,18 @@
 """The packaged sentence-transformers model exported to ONNX once, locally, and kept on disk.
 
-The export wraps the transformer with the model's own mean pooling and L2 normalisation, so the
-ONNX graph returns finished sentence embeddings. `onnx-int8` then quantises, with ONNX Runtime's
+The export returns the transformer's token embeddings; the backend pools them (the model's own
+mean pooling and L2 normalisation) one text at a time, so no reduction ever mixes the texts of a
+batch. `onnx-int8` then quantises, with ONNX Runtime's
 dynamic quantisation, the weights of the attention projections and the feed-forward expansion to
 int8 (per channel); the feed-forward output projection, whose inputs carry the GELU's outliers,
 stays float32. That split keeps a mean cosine above 0.99 to the reference vectors where
 quantising every layer does not keep the nearest neighbours (see README, Performance).
+
+ONNX Runtime's dynamic quantisation picks one activation scale per tensor, that is per batch: a
+text's vector would then depend on the texts it was batched with (and on the padding of the
+longest one). The export replaces each of those per-tensor steps with a per-token one (symmetric,
+scale = max |x| / 127 over the token's hidden values, stored as uint8 around 128), so every
+token's quantisation, hence every text's vector, is a function of that text alone.
 
 Exported files live under a cache folder keyed by the model's files and the export recipe; they
 are written to a temporary name and renamed, so a crash never leaves a half-written model.
@@ -21,13 +28,20 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnx
 
 logger = logging.getLogger(__name__)
 
-EXPORT_RECIPE = "mean-pooled-normalised-opset17-v1"
+EXPORT_VERSION = "v3"
+"""Bumped whenever the vectors of an export change; part of the embedding cache's key."""
+
+EXPORT_RECIPE = f"token-embeddings-opset17-per-token-{EXPORT_VERSION}"
 """Changes whenever the export or quantisation changes, so old files are never reused."""
 
-QUANTISED_LAYERS = ("/attention/", "/intermediate/")
+QUANTISED_LAYERS = ("/attention/", "/intermediate/", "/output/dense/")
 """Weight matrices quantised to int8: attention projections and the feed-forward expansion."""
 
 
@@ -108,18 +122,15 @@ def _export(model_path: Path, destination: Path) -> None:
     transformers_logging.disable_progress_bar()
     transformer = AutoModel.from_pretrained(str(model_path)).eval()
 
-    class SentenceEmbedding(torch.nn.Module):
+    class TokenEmbeddings(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            tokens = self.transformer(
+            return self.transformer(
                 input_ids=input_ids, attention_mask=attention_mask
             ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=1)
 
     example = torch.ones((2, 8), dtype=torch.long)
     dynamic = {0: "batch", 1: "tokens"}
@@ -127,15 +138,15 @@ def _export(model_path: Path, destination: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            SentenceEmbedding(),
+            TokenEmbeddings(),
             (example, example),
             str(destination),
             input_names=["input_ids", "attention_mask"],
-            output_names=["sentence_embedding"],
+            output_names=["token_embeddings"],
             dynamic_axes={
                 "input_ids": dynamic,
                 "attention_mask": dynamic,
-                "sentence_embedding": {0: "batch"},
+                "token_embeddings": dynamic,
             },
             opset_version=17,
             dynamo=False,
@@ -164,3 +175,56 @@ def _quantise(float_model: Path, destination: Path) -> None:
         per_channel=True,
         nodes_to_exclude=excluded,
     )
+    model = onnx.load(str(destination))
+    _quantise_per_token(model)
+    onnx.save(model, str(destination))
+
+
+def _quantise_per_token(model: onnx.ModelProto) -> None:
+    """Replace every per-tensor `DynamicQuantizeLinear` with a per-token symmetric quantisation.
+
+    Each row of the last axis (one token's hidden values) gets its own scale `max|x| / 127` and
+    the fixed zero point 128, so the `MatMulInteger` consumers (uint8 activations, a scalar zero
+    point) and the scale products after them (which broadcast the `[..., 1]` scale) are unchanged.
+    """
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    constants = [
+        helper.make_tensor("_octorec_q_max", TensorProto.FLOAT, [], [127.0]),
+        helper.make_tensor("_octorec_q_eps", TensorProto.FLOAT, [], [1e-12]),
+        helper.make_tensor("_octorec_q_offset", TensorProto.FLOAT, [], [128.0]),
+        helper.make_tensor("_octorec_q_low", TensorProto.FLOAT, [], [1.0]),
+        helper.make_tensor("_octorec_q_high", TensorProto.FLOAT, [], [255.0]),
+    ]
+    graph.initializer.extend(constants)
+    nodes: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "DynamicQuantizeLinear":
+            nodes.append(node)
+            continue
+        (source,) = node.input
+        quantised, scale, zero_point = node.output
+        name = node.name
+
+        def out(suffix: str, name: str = name) -> str:
+            return f"{name}_per_token_{suffix}"
+
+        graph.initializer.append(helper.make_tensor(zero_point, TensorProto.UINT8, [], [128]))
+        nodes.extend(
+            [
+                helper.make_node("Abs", [source], [out("abs")]),
+                helper.make_node("ReduceMax", [out("abs")], [out("max")], axes=[-1], keepdims=1),
+                helper.make_node("Div", [out("max"), "_octorec_q_max"], [out("raw_scale")]),
+                helper.make_node("Max", [out("raw_scale"), "_octorec_q_eps"], [scale]),
+                helper.make_node("Div", [source, scale], [out("scaled")]),
+                helper.make_node("Round", [out("scaled")], [out("rounded")]),
+                helper.make_node("Add", [out("rounded"), "_octorec_q_offset"], [out("shifted")]),
+                helper.make_node(
+                    "Clip", [out("shifted"), "_octorec_q_low", "_octorec_q_high"], [out("clipped")]
+                ),
+                helper.make_node("Cast", [out("clipped")], [quantised], to=TensorProto.UINT8),
+            ]
+        )
+    del graph.node[:]
+    graph.node.extend(nodes)
