@@ -258,12 +258,27 @@ def _ks(text: str) -> tuple[int, ...]:
     return values
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 42,1,2,3, not {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected seeds like 42,1,2,3, not {text!r}")
+    return values
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import json
     import logging
 
     from octorec.dbt_project import DbtRunError
-    from octorec.evaluation.run import EvaluationOptions, evaluate, read_snapshot
+    from octorec.evaluation.run import (
+        EvaluationOptions,
+        evaluate,
+        evaluate_seeds,
+        read_snapshot,
+    )
     from octorec.sources import SourceUnavailableError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -284,29 +299,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     options = EvaluationOptions(
         holdout=args.holdout, seed=args.seed, ks=args.k, validation_folds=args.folds
     )
+
+    def say(message: str) -> None:
+        print(f"· {message}", file=sys.stderr, flush=True)
+
     try:
-        report = evaluate(
-            data,
-            settings,
-            options,
-            on_phase=lambda message: print(f"· {message}", file=sys.stderr, flush=True),
-        )
+        if args.seeds:
+            several = evaluate_seeds(data, settings, args.seeds, options, on_phase=say)
+            report = several.mean_report()
+        else:
+            report = evaluate(data, settings, options, on_phase=say)
     except DbtRunError as error:
         print(f"octorec: {error}", file=sys.stderr)
         return 1
     dataset = report.dataset
+    seeds = ",".join(str(s) for s in args.seeds) if args.seeds else str(args.seed)
     print(
         f"{dataset['users']} users, {dataset['repos']} repositories, "
         f"{dataset['test_interactions']} held-out interactions "
-        f"(hold-out {args.holdout}, seed {args.seed})\n"
+        f"(hold-out {args.holdout}, seed{'s' if args.seeds else ''} {seeds})\n"
     )
+    if args.seeds:
+        print(f"mean over seeds {seeds}:")
     print(report.table())
     print()
+    if args.seeds:
+        print("mean [95% bootstrap interval over users]:")
+        print(several.table())
+        print()
     for line in report.targets("octorec") + report.targets("octorec_fitted"):
         print(line)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        payload = several.to_json() if args.seeds else report.to_json()
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0
 
 
@@ -399,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--folds", type=_positive, default=3, help="validation folds the weights are fitted on"
     )
     evaluate.add_argument("--seed", type=int, default=42)
+    evaluate.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=None,
+        help="several splits in one run, e.g. 42,1,2,3: mean and 95%% bootstrap interval",
+    )
     evaluate.add_argument("--k", type=_ks, default=(5, 10), help="cut-offs, e.g. 5,10")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
     evaluate.set_defaults(run=_evaluate)

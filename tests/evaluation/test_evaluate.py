@@ -14,7 +14,17 @@ from octorec.definitions import defs
 
 pytestmark = pytest.mark.slow
 
-MODELS = {"octorec", "octorec_fitted", "origin", "popularity", "semantic", "als", "item_knn"}
+MODELS = {
+    "octorec",
+    "octorec_fitted",
+    "origin",
+    "popularity",
+    "semantic",
+    "content_knn",
+    "ease",
+    "als",
+    "item_knn",
+}
 
 
 def _args(directory: Path, out: Path) -> list[str]:
@@ -53,6 +63,11 @@ def evaluations(sample_slice: Path, tmp_path_factory: pytest.TempPathFactory):
                 cache_logger.removeHandler(handler)
             outputs.append(json.loads((directory / f"run{number}.json").read_text()))
             embedded.append(sum(record.args[1] for record in records))  # type: ignore[index]
+        # Cold again, in another file, with other batches: every text meets other batch-mates.
+        env.setenv("OCTOREC_EVALUATION_DATABASE", str(directory / "other.duckdb"))
+        env.setenv("MODEL_BATCH_SIZE", "3")
+        assert main(_args(sample_slice, directory / "run3.json")) == 0
+        outputs.append(json.loads((directory / "run3.json").read_text()))
     return outputs, embedded, directory
 
 
@@ -66,7 +81,7 @@ def _held_out_by_hand(sample_slice: Path) -> tuple[int, int]:
 
 
 def test_the_json_holds_every_model_and_metric(evaluations, sample_slice: Path) -> None:
-    [first, _], _, _ = evaluations
+    [first, *_], _, _ = evaluations
     users, held_out = _held_out_by_hand(sample_slice)
     assert first["dataset"]["users"] == users
     assert first["dataset"]["test_interactions"] == held_out
@@ -82,10 +97,37 @@ def test_the_json_holds_every_model_and_metric(evaluations, sample_slice: Path) 
 
 
 def test_a_repeated_evaluation_embeds_nothing_and_agrees(evaluations) -> None:
-    [first, second], embedded, _ = evaluations
+    [first, second, _], embedded, _ = evaluations
     assert embedded[0] > 0
     assert embedded[1] == 0
     assert second["models"] == first["models"]
+    assert second["setup"]["fitted_weights"] == first["setup"]["fitted_weights"]
+
+
+def test_a_cold_evaluation_with_other_batches_gives_the_same_numbers(evaluations) -> None:
+    [first, _, other], _, _ = evaluations
+    assert other["models"] == first["models"]
+    assert other["setup"]["fitted_weights"] == first["setup"]["fitted_weights"]
+
+
+def test_several_seeds_report_each_seed_and_a_mean_with_an_interval(
+    evaluations, sample_slice: Path
+) -> None:
+    [first, *_], _, directory = evaluations
+    out = directory / "seeds.json"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OCTOREC_EVALUATION_DATABASE", str(directory / "evaluation.duckdb"))
+        args = [*_args(sample_slice, out), "--seeds", "42,7"]
+        assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert set(result["seeds"]) == {"42", "7"}
+    assert result["seeds"]["42"]["models"] == first["models"]
+    for model in MODELS:
+        for metric in ("recall@10", "ndcg@10"):
+            values = [result["seeds"][s]["models"][model][metric] for s in ("42", "7")]
+            entry = result["summary"][model][metric]
+            assert entry["mean"] == pytest.approx(sum(values) / 2)
+            assert entry["low"] <= entry["mean"] <= entry["high"]
 
 
 def test_bad_arguments_and_files_get_one_line_errors(

@@ -7,12 +7,14 @@ import pytest
 
 from octorec.evaluation.metrics import (
     average_precision_at_k,
+    bootstrap_interval,
     catalogue_coverage,
     evaluate_rankings,
     hit_rate_at_k,
     intra_list_diversity,
     ndcg_at_k,
     novelty,
+    per_user_values,
     precision_at_k,
     recall_at_k,
 )
@@ -65,3 +67,22 @@ def test_coverage_diversity_and_novelty_by_hand() -> None:
     assert intra_list_diversity(["a", "b", "c"], vectors, 3) == pytest.approx(2 / 3)
     assert intra_list_diversity(["a"], vectors, 3) == 0.0
     assert novelty(["a", "b"], {"a": 0.9, "b": 0.5}, 2) == pytest.approx(0.7)
+
+
+def test_per_user_values_average_to_the_reported_metrics() -> None:
+    recommendations = {"ann": ["a", "b", "c"], "bob": ["d", "e", "f"], "cy": []}
+    held_out = {"ann": ["a", "x"], "bob": ["f"], "cy": ["z"]}
+    values = per_user_values(recommendations, held_out, [3])
+    assert values["recall@3"] == [0.5, 1.0, 0.0]
+    means = evaluate_rankings(recommendations, held_out, [3])
+    for metric, per_user in values.items():
+        assert sum(per_user) / 3 == pytest.approx(means[metric])
+
+
+def test_the_bootstrap_interval_is_seeded_and_holds_the_mean() -> None:
+    seeds = [[0.0, 0.2, 0.4, 1.0], [0.1, 0.3, 0.5]]
+    low, high = bootstrap_interval(seeds, seed=0)
+    assert bootstrap_interval(seeds, seed=0) == (low, high)
+    assert low < (0.4 + 0.3) / 2 < high
+    assert bootstrap_interval([[0.3, 0.3, 0.3]], seed=0) == pytest.approx((0.3, 0.3))
+    assert bootstrap_interval(seeds, seed=1) != (low, high)

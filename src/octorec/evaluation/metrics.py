@@ -91,6 +91,45 @@ def novelty(ranked: Sequence[str], popularity_percentile: Mapping[str, float], k
     return float(np.mean(values)) if values else 0.0
 
 
+def per_user_values(
+    recommendations: Mapping[str, Sequence[str]],
+    held_out: Mapping[str, Sequence[str]],
+    ks: Sequence[int],
+) -> dict[str, list[float]]:
+    """Every per-user metric at every k, one value per user with held-out items (sorted by
+    login), for a bootstrap over users; their means are `evaluate_rankings`."""
+    users = sorted(user for user, items in held_out.items() if items)
+    return {
+        f"{name}@{k}": [metric(recommendations.get(u, []), set(held_out[u]), k) for u in users]
+        for k in ks
+        for name, metric in PER_USER.items()
+    }
+
+
+def bootstrap_interval(
+    per_seed: Sequence[Sequence[float]],
+    seed: int = 0,
+    resamples: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean over seeds of each seed's mean over users.
+
+    Each resample draws each seed's users with replacement (the same `seed` gives the same
+    draws, so two models compared on the same splits are resampled alike).
+    """
+    rng = np.random.default_rng(seed)
+    means = np.zeros(resamples)
+    for values in per_seed:
+        array = np.asarray(values, dtype=np.float64)
+        if len(array) == 0:
+            continue
+        picks = rng.integers(0, len(array), size=(resamples, len(array)))
+        means += array[picks].mean(axis=1)
+    means /= max(len(per_seed), 1)
+    tail = (1.0 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
 def evaluate_rankings(
     recommendations: Mapping[str, Sequence[str]],
     held_out: Mapping[str, Sequence[str]],

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BAR_WIDTH = 40
-BASELINES = ("origin", "popularity", "semantic", "als", "item_knn")
+BASELINES = ("origin", "popularity", "semantic", "content_knn", "ease", "als", "item_knn")
 """The models octorec is compared with (`octorec_fitted` is octorec itself, refitted)."""
 POPULARITY_TARGET = 2.0
 BEST_BASELINE_TARGET = 1.2
@@ -20,6 +20,8 @@ class EvaluationReport:
     k: list[int]
     models: dict[str, dict[str, float]]
     setup: dict[str, Any] = field(default_factory=dict)
+    per_user: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Each model's per-user values of each metric (for a bootstrap; not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape: dataset, k, models (plus the setup that produced them)."""
@@ -79,3 +81,65 @@ class EvaluationReport:
                 f"(target ≥ {BEST_BASELINE_TARGET:g}): {'met' if met else 'NOT met'}"
             )
         return lines
+
+
+@dataclass
+class MultiSeedReport:
+    """One report per seed, and per model and metric the mean over seeds with a spread.
+
+    The spread is a seeded percentile bootstrap over users (95%): each resample draws every
+    seed's users with replacement and takes the mean over seeds of the resampled means.
+    """
+
+    reports: dict[int, EvaluationReport]
+    resamples: int = 1000
+
+    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
+        """model → metric → mean, low, high (the per-user metrics; the others: mean only)."""
+        from octorec.evaluation.metrics import bootstrap_interval
+
+        first = next(iter(self.reports.values()))
+        result: dict[str, dict[str, dict[str, float]]] = {}
+        for model, metrics in first.models.items():
+            result[model] = {}
+            for metric in metrics:
+                values = [report.models[model][metric] for report in self.reports.values()]
+                entry = {"mean": sum(values) / len(values)}
+                if metric in first.per_user.get(model, {}):
+                    low, high = bootstrap_interval(
+                        [r.per_user[model][metric] for r in self.reports.values()],
+                        seed=0,
+                        resamples=self.resamples,
+                    )
+                    entry.update(low=low, high=high)
+                result[model][metric] = entry
+        return result
+
+    def mean_report(self) -> EvaluationReport:
+        """The means as a report, so the table and target lines read the same as one seed's."""
+        first = next(iter(self.reports.values()))
+        summary = self.summary()
+        models = {m: {k: v["mean"] for k, v in metrics.items()} for m, metrics in summary.items()}
+        return EvaluationReport(dataset=first.dataset, k=first.k, models=models)
+
+    def table(self) -> str:
+        """The headline metrics of every model: mean over seeds [95% bootstrap interval]."""
+        summary = self.summary()
+        headline = self.mean_report().headline()
+        width = max(len(name) for name in summary)
+        lines = [f"{'model':<{width}}  " + "  ".join(f"{m:>24}" for m in headline)]
+        for name, metrics in summary.items():
+            cells = [
+                f"{metrics[m]['mean']:.4f} [{metrics[m]['low']:.4f}, {metrics[m]['high']:.4f}]"
+                for m in headline
+            ]
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{c:>24}" for c in cells))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """Each seed's report, and the summary (mean, 95% interval) per model and metric."""
+        return {
+            "seeds": {str(seed): report.to_json() for seed, report in self.reports.items()},
+            "summary": self.summary(),
+            "spread": f"95% percentile bootstrap over users, {self.resamples} resamples, seed 0",
+        }

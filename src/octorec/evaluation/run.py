@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from octorec.evaluation.metrics import (
     evaluate_rankings,
     intra_list_diversity,
     novelty,
+    per_user_values,
 )
 from octorec.evaluation.models import (
     als_scores,
@@ -34,7 +35,7 @@ from octorec.evaluation.models import (
     weighted_total,
 )
 from octorec.evaluation.pipeline import EvaluationWarehouse
-from octorec.evaluation.report import EvaluationReport
+from octorec.evaluation.report import EvaluationReport, MultiSeedReport
 from octorec.evaluation.split import HoldoutSplit, holdout_split
 from octorec.evaluation.tuning import RelevanceTarget, fit_weights, pick_best
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures
@@ -122,15 +123,43 @@ def evaluate(
 ) -> EvaluationReport:
     """Evaluate every model on a seeded hold-out split of `data`'s interactions."""
     options = options or EvaluationOptions()
-    database = database or settings.evaluation_database
     say = on_phase or (lambda message: logger.info("%s", message))
+    say("preparing the projects with the pipeline's dbt models and embeddings")
+    scratch = EvaluationWarehouse(data, settings, database or settings.evaluation_database)
+    scratch.prepare_projects()
+    return _evaluate_split(scratch, options, say)
+
+
+def evaluate_seeds(
+    data: SourceData,
+    settings: Settings,
+    seeds: Sequence[int],
+    options: EvaluationOptions | None = None,
+    database: Path | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> MultiSeedReport:
+    """Evaluate every model on one hold-out split per seed; the projects are prepared (and
+    embedded) once for all of them."""
+    options = options or EvaluationOptions()
+    say = on_phase or (lambda message: logger.info("%s", message))
+    say("preparing the projects with the pipeline's dbt models and embeddings")
+    scratch = EvaluationWarehouse(data, settings, database or settings.evaluation_database)
+    scratch.prepare_projects()
+    reports = {}
+    for seed in seeds:
+        say(f"seed {seed}")
+        reports[seed] = _evaluate_split(scratch, replace(options, seed=seed), say)
+    return MultiSeedReport(reports)
+
+
+def _evaluate_split(
+    scratch: EvaluationWarehouse, options: EvaluationOptions, say: Callable[[str], None]
+) -> EvaluationReport:
+    data, settings = scratch.data, scratch.settings
     started = time.perf_counter()
     k = max(options.ks)
     interactions = [(i.user_login.lower(), i.repo_full_name.lower()) for i in data.interactions]
     split = holdout_split(interactions, options.holdout, options.seed, options.min_interactions)
-    say("preparing the projects with the pipeline's dbt models and embeddings")
-    scratch = EvaluationWarehouse(data, settings, database)
-    scratch.prepare_projects()
     folds: list[_Fold] = []
     for number in range(1, options.validation_folds + 1):
         validation = holdout_split(
@@ -183,6 +212,10 @@ def evaluate(
     }
     scores["popularity"] = popularity_scores(test.users.known)
     scores["semantic"] = semantic_scores(test.scorer)
+    # Each of octorec's two main signals alone: the mean of the top cosines to the user's known
+    # projects, and the item-item (EASE) model without the per-user confidence.
+    scores["content_knn"] = test.components["semantic"]
+    scores["ease"] = test.components["collaborative"]
     scores["als"] = als_scores(test.users.known, factors, options.seed)
     scores["item_knn"] = item_knn_scores(test.users.known, neighbours)
 
@@ -193,6 +226,7 @@ def evaluate(
     }
     percentile = _popularity_percentiles(test.projects)
     models: dict[str, dict[str, float]] = {}
+    per_user: dict[str, dict[str, list[float]]] = {}
     for name, matrix in scores.items():
         blocked = (
             _with_threshold(matrix, excluded, settings.min_similarity)
@@ -202,6 +236,7 @@ def evaluate(
         lists = top_lists(matrix, blocked, test.target.rows.tolist(), test.projects.names, k)
         recommendations = dict(zip(logins, lists, strict=True))
         metrics = evaluate_rankings(recommendations, held_out, options.ks)
+        per_user[name] = per_user_values(recommendations, held_out, options.ks)
         metrics[f"coverage@{k}"] = catalogue_coverage(recommendations, len(test.projects.names), k)
         metrics[f"diversity@{k}"] = float(
             np.mean([intra_list_diversity(r, vectors, k) for r in lists])
@@ -218,6 +253,7 @@ def evaluate(
         },
         k=list(options.ks),
         models=models,
+        per_user=per_user,
         setup={
             "holdout": options.holdout,
             "seed": options.seed,
