@@ -5,7 +5,7 @@ ONNX graph returns finished sentence embeddings. `onnx-int8` then quantises, wit
 dynamic quantisation, the weights of the attention projections and the feed-forward expansion to
 int8 (per channel); the feed-forward output projection, whose inputs carry the GELU's outliers,
 stays float32. That split keeps a mean cosine above 0.99 to the reference vectors where
-quantising every layer does not keep the nearest neighbours (see README, Performance).
+quantising every layer does not keep the nearest neighbours (see docs/performance.md).
 
 Exported files live under a cache folder keyed by the model's files and the export recipe; they
 are written to a temporary name and renamed, so a crash never leaves a half-written model.
