@@ -106,8 +106,10 @@ class OctorecResource(dg.ConfigurableResource):
         with growing waits); a refusal that retrying cannot cure (wrong password, missing
         database, locked file) fails the step with its one-line message.
         """
-        context = dg.OpExecutionContext.get()
-        attempt = context.retry_number if context is not None else 0
+        try:
+            attempt = dg.OpExecutionContext.get().retry_number
+        except dg.DagsterInvariantViolationError:  # outside a run: an asset called directly
+            attempt = 0
         try:
             with open_warehouse(
                 self.settings().warehouse_location, read_only=read_only
