@@ -139,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"OCTOREC_SHARDS={configured_shards()}: this ran the stages before the shards; the "
             "embeddings and similarities run shard by shard as a Dagster asset backfill "
-            "(README, Scale-out)"
+            "(docs/scale-out.md)"
         )
     return 0 if summary.success else 1
 

@@ -27,7 +27,7 @@ FORCE_CONFIG = {"resources": {"octorec": {"config": {"force": True}}}}
 class OctorecResource(dg.ConfigurableResource):
     """octorec's configuration and the clients built from it.
 
-    Settings come from the environment (see the README's configuration table) and are read once,
+    Settings come from the environment (see docs/configuration.md) and are read once,
     when the resource is set up for a run (or on first use outside one), never when the code
     location loads; every step of the run then shares that one `Settings` object. `force` is
     run config: `{"resources": {"octorec": {"config": {"force": true}}}}`.
