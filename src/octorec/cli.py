@@ -24,7 +24,7 @@ from octorec.warehouse import WarehouseError, open_warehouse
 
 if TYPE_CHECKING:
     from octorec.github.source import ScrapeProgress
-    from octorec.pipeline_run import RunSummary
+    from octorec.pipeline_run import AssetOutcome, RunSummary
 
 
 def _table(recommendations: Sequence[StoredRecommendation]) -> str:
@@ -144,12 +144,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary.success else 1
 
 
+def _note(outcome: AssetOutcome) -> str:
+    """What the summary says beside an asset's row count: unchanged, texts embedded and reused,
+    rows rejected."""
+    notes = []
+    if outcome.unchanged:
+        notes.append("unchanged: not rebuilt")
+    if outcome.embedded is not None:
+        notes.append(f"embedded {outcome.embedded}, reused {outcome.reused or 0} from the cache")
+    if outcome.rejected is not None:
+        notes.append(
+            f"{outcome.rejected} rows rejected"
+            + (" (listed in raw.rejected_rows)" if outcome.rejected else "")
+        )
+    return "; ".join(notes)
+
+
 def _run_summary(summary: RunSummary) -> str:
     lines = [f"{'asset':<31} {'group':<16} {'rows':>8}  note"]
     for outcome in summary.assets:
         rows = "-" if outcome.rows is None else str(outcome.rows)
-        note = "unchanged: not rebuilt" if outcome.unchanged else ""
-        lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {note}")
+        lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {_note(outcome)}")
     state = "succeeded" if summary.success else f"FAILED at {summary.failure}"
     lines.append(f"steps' output (dbt): {summary.log_file}")
     lines.append(

@@ -3,9 +3,11 @@
 Dagster runs the job (in this process, recorded in the instance of `DAGSTER_HOME` so the UI
 shows it); a watcher thread reads the run's event log as it grows and reports each step that
 starts and each asset materialised, so the command line can draw a progress bar per stage
-(asset group). `force` sets `OCTOREC_FORCE` for the run: dbt steps rebuild and every text is
-embedded again. What the steps print (dbt's own log lines) goes to a log file beside the
-instance, named in the summary, so the terminal shows the progress bars only.
+(asset group). `force` launches the run with the run config
+`{"resources": {"octorec": {"config": {"force": true}}}}`: dbt steps rebuild and every text is
+embedded again (the environment is left alone). What the steps print (dbt's own log lines)
+goes to a log file beside the instance, named in the summary, so the terminal shows the
+progress bars only.
 
 Unlike the domain modules, this one drives Dagster itself: the command line's `run` is a
 Dagster run (recorded, visible in the UI, with the same resources and checks), not a second
@@ -20,15 +22,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster import EventLogEntry
 
 from octorec.defs.jobs import PIPELINE_GROUPS, PIPELINE_JOB
+from octorec.defs.resources import FORCE_CONFIG
 
 POLL_SECONDS = 0.2
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -59,6 +63,12 @@ class AssetOutcome:
     group: str
     rows: int | None = None
     unchanged: bool = False
+    embedded: int | None = None
+    """Texts embedded now, where the asset embeds (the others came from the cache)."""
+    reused: int | None = None
+    """Texts whose vectors came from the embedding cache."""
+    rejected: int | None = None
+    """Source rows rejected by validation (kept in raw.rejected_rows), where the asset ingests."""
 
 
 @dataclass
@@ -116,19 +126,13 @@ def _instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-@contextmanager
-def _forced(force: bool) -> Iterator[None]:
-    previous = os.environ.get("OCTOREC_FORCE")
+def run_config(*, force: bool = False) -> dict[str, Any]:
+    """The run config `octorec run` launches with: a quiet console, and `force` for the
+    `octorec` resource when asked."""
+    config: dict[str, Any] = dict(QUIET_CONSOLE)
     if force:
-        os.environ["OCTOREC_FORCE"] = "1"
-    try:
-        yield
-    finally:
-        if force:
-            if previous is None:
-                os.environ.pop("OCTOREC_FORCE", None)
-            else:
-                os.environ["OCTOREC_FORCE"] = previous
+        config.update(FORCE_CONFIG)
+    return config
 
 
 class _Watcher(threading.Thread):
@@ -183,7 +187,7 @@ def run_pipeline(
     group_of = {a: s.group for s in pipeline_stages(definitions) for a in s.assets}
     run_id = str(uuid.uuid4())
     started = time.perf_counter()
-    with _instance() as instance, _forced(force):
+    with _instance() as instance:
         logs = Path(instance.root_directory) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_file = logs / f"octorec-run-{run_id}.log"
@@ -192,7 +196,7 @@ def run_pipeline(
         try:
             with log_file.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 result = job.execute_in_process(
-                    run_config=QUIET_CONSOLE,
+                    run_config=run_config(force=force),
                     instance=instance,
                     run_id=run_id,
                     raise_on_error=False,
@@ -236,12 +240,21 @@ def _read_outcomes(
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
             asset = event.asset_key.to_user_string()
             metadata = event.materialization.metadata
-            rows = metadata.get("dagster/row_count")
             summary.assets.append(
                 AssetOutcome(
                     asset=asset,
                     group=group_of.get(asset, ""),
-                    rows=int(rows.value) if rows is not None else None,  # type: ignore[arg-type]
+                    rows=_count(metadata, "dagster/row_count"),
                     unchanged="unchanged_since_run" in metadata,
+                    embedded=_count(metadata, "embedded"),
+                    reused=_count(metadata, "reused_from_cache"),
+                    rejected=_count(metadata, "rejected_rows"),
                 )
             )
+
+
+def _count(metadata: Mapping[str, Any], key: str) -> int | None:
+    """A whole-number metadata value, or None when the asset did not report it."""
+    value = metadata.get(key)
+    number = getattr(value, "value", None)
+    return int(number) if isinstance(number, int | float) else None

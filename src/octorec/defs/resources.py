@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from octorec.dbt_project import export_for_dbt
 from octorec.embeddings.encoder import TextEncoder
@@ -20,24 +20,40 @@ from octorec.warehouse import (
 )
 from octorec.warehouse.run_lock import exclusive_run
 
+FORCE_CONFIG = {"resources": {"octorec": {"config": {"force": True}}}}
+"""The run config that recomputes every step (what `octorec run --force` launches with)."""
+
 
 class OctorecResource(dg.ConfigurableResource):
     """octorec's configuration and the clients built from it.
 
-    Settings come from the environment (see the README's configuration table) and are read when a
-    run starts, never when the code location loads.
+    Settings come from the environment (see the README's configuration table) and are read once,
+    when the resource is set up for a run (or on first use outside one), never when the code
+    location loads; every step of the run then shares that one `Settings` object. `force` is
+    run config: `{"resources": {"octorec": {"config": {"force": true}}}}`.
     """
 
+    force: bool = Field(
+        default=False,
+        description=(
+            "Recompute every step even when its inputs have not changed: rebuild every dbt model "
+            "and embed every text again (OCTOREC_FORCE=1 forces too)."
+        ),
+    )
+
+    _settings: Settings | None = PrivateAttr(default=None)
     _run_lock: ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Take the warehouse's run lock: one run at a time writes to a warehouse.
+        """Read the settings for this run, then take the warehouse's run lock: one run at a time
+        writes to a warehouse.
 
         With the job's in-process executor the lock spans the whole run; a second run waits
         (saying so in its log) and stops after `OCTOREC_RUN_LOCK_TIMEOUT` seconds. A run of one
         shard (a partition) on PostgreSQL shares the lock with the other shards' runs.
         """
-        settings = self.settings()
+        self._settings = self._read_settings()
+        settings = self._settings
         run = context.dagster_run
         # Shards run side by side on PostgreSQL; DuckDB has one writing process per file, so
         # there they take turns like any other run.
@@ -66,9 +82,17 @@ class OctorecResource(dg.ConfigurableResource):
             self._run_lock.close()
             self._run_lock = None
 
+    def _read_settings(self) -> Settings:
+        settings = load_settings()
+        if self.force and not settings.force:
+            settings = settings.model_copy(update={"force": True})
+        return settings
+
     def settings(self) -> Settings:
-        """The settings in force for this run."""
-        return load_settings()
+        """The settings in force for this run: read from the environment once, then shared."""
+        if self._settings is None:
+            self._settings = self._read_settings()
+        return self._settings
 
     def source(self) -> GitHubSource:
         """The GitHub data source `OCTOREC_SOURCE` selects."""
@@ -82,8 +106,10 @@ class OctorecResource(dg.ConfigurableResource):
         with growing waits); a refusal that retrying cannot cure (wrong password, missing
         database, locked file) fails the step with its one-line message.
         """
-        context = dg.OpExecutionContext.get()
-        attempt = context.retry_number if context is not None else 0
+        try:
+            attempt = dg.OpExecutionContext.get().retry_number
+        except dg.DagsterInvariantViolationError:  # outside a run: an asset called directly
+            attempt = 0
         try:
             with open_warehouse(
                 self.settings().warehouse_location, read_only=read_only

@@ -1,4 +1,9 @@
-"""Assets of the `ml_similarities` group: scoring users against projects and storing the best."""
+"""Assets of the `ml_similarities` group: scoring users against projects and storing the best.
+
+`user_project_similarities` is a module-level function (call it directly with a context from
+`dg.build_asset_context()` and an `OctorecResource`); `_asset` makes it an asset for a shard
+count.
+"""
 
 from typing import Any
 
@@ -7,7 +12,7 @@ import pyarrow.compute as pc
 
 from octorec import constants as c
 from octorec.defs.metadata import histogram_markdown, markdown_table
-from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_partitions
+from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_of_run, shard_partitions
 from octorec.defs.resources import OctorecResource
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.store import SimilaritySummary, score_and_store, score_shard_and_stage
@@ -20,11 +25,36 @@ SCORE_EDGES = [i / 10 for i in range(11)]
 SHARDS_CHECK = "all_shards_published"
 
 
-def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
-    """The scoring asset; with `shards` above 1, partitioned by user shard."""
-    partitions = shard_partitions(shards)
+def user_project_similarities(
+    context: dg.AssetExecutionContext, octorec: OctorecResource
+) -> dg.MaterializeResult:
+    """Scores every user against every project, keeps the top N above the threshold,
+    stores them.
 
-    @dg.asset(
+    Each row keeps its five components, the weights, the categories and tech stack that
+    matched, the user's most similar known project and a one-line reason, so every
+    recommendation can be explained. The previous result is replaced in one transaction.
+    Partitioned by user shard (`OCTOREC_SHARDS`), each partition scores its users and
+    stages their rows; the shard that completes a generation publishes the whole table.
+    """
+    if context.has_partition_key:
+        return _score_shard(context, octorec, *shard_of_run(context))
+    settings = octorec.settings()
+    with octorec.warehouse() as warehouse:
+        summary = score_and_store(warehouse, settings, context.run_id)
+    context.log.info(
+        f"{summary.recommendations} recommendations for "
+        f"{summary.users_with_recommendations} of {summary.users} users over "
+        f"{summary.projects} projects in {summary.seconds:.2f} s"
+    )
+    return dg.MaterializeResult(metadata=_metadata(summary, settings))
+
+
+def _asset(shards: int) -> dg.AssetsDefinition:
+    """The scoring asset; with `shards` above 1, partitioned by user shard, with a check that
+    every shard of the newest generation is in."""
+    partitions = shard_partitions(shards)
+    return dg.asset(
         name=c.USER_PROJECT_SIMILARITIES,
         group_name=GROUP,
         deps=[
@@ -47,39 +77,12 @@ def _user_project_similarities(shards: int) -> dg.AssetsDefinition:
         if partitions
         else None,
         retry_policy=RETRY_POLICY if partitions else None,
-    )
-    def user_project_similarities(
-        context: dg.AssetExecutionContext, octorec: OctorecResource
-    ) -> dg.MaterializeResult:
-        """Scores every user against every project, keeps the top N above the threshold,
-        stores them.
-
-        Each row keeps its five components, the weights, the categories and tech stack that
-        matched, the user's most similar known project and a one-line reason, so every
-        recommendation can be explained. The previous result is replaced in one transaction.
-        Partitioned by user shard (`OCTOREC_SHARDS`), each partition scores its users and
-        stages their rows; the shard that completes a generation publishes the whole table.
-        """
-        settings = octorec.settings()
-        if context.has_partition_key:
-            return _score_shard(context, octorec, int(context.partition_key), shards)
-        with octorec.warehouse() as warehouse:
-            summary = score_and_store(warehouse, settings, context.run_id)
-        context.log.info(
-            f"{summary.recommendations} recommendations for "
-            f"{summary.users_with_recommendations} of {summary.users} users over "
-            f"{summary.projects} projects in {summary.seconds:.2f} s"
-        )
-        return dg.MaterializeResult(metadata=_metadata(summary, settings))
-
-    return user_project_similarities
+    )(user_project_similarities)
 
 
 def _score_shard(
     context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int, shards: int
 ) -> dg.MaterializeResult:
-    # The shard count is the partitions' own (fixed when the code location loaded), so a
-    # partition key and the split of users always agree.
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
         done = score_shard_and_stage(warehouse, settings, context.run_id, shard, shards)
@@ -196,4 +199,4 @@ def _coverage(summary: SimilaritySummary, top_n: int) -> str:
 
 def defs() -> dg.Definitions:
     """The scoring asset, partitioned by user shard when `OCTOREC_SHARDS` is above 1."""
-    return dg.Definitions(assets=[_user_project_similarities(configured_shards())])
+    return dg.Definitions(assets=[_asset(configured_shards())])

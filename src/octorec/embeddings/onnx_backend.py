@@ -8,7 +8,7 @@ longest text. The session runs on as many threads as the process may use.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +44,20 @@ class OnnxSentenceEncoder:
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """One L2-normalised float32 row per text, in the order given."""
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """One L2-normalised float32 row per text, in the order given; `on_progress` is told
+        how many texts are done after each batch."""
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(encoding.ids) for encoding in encodings])
         order = np.argsort(lengths, kind="stable")
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if on_progress is not None:
+            on_progress(0)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             width = int(lengths[rows].max())
@@ -63,4 +71,6 @@ class OnnxSentenceEncoder:
                 None, {"input_ids": input_ids, "attention_mask": attention_mask}
             )
             vectors[rows] = embedding
+            if on_progress is not None:
+                on_progress(start + len(rows))
         return vectors
