@@ -106,7 +106,10 @@ def ready(monkeypatch: pytest.MonkeyPatch, database: Path) -> Path:
     with dg.build_resources({"octorec": OctorecResource()}) as resources:
         context = dg.build_asset_context()
         project_hybrid_embeddings(context, resources.octorec)
-        user_embeddings(context, resources.octorec)
+        users = user_embeddings(context, resources.octorec)
+    assert [(r.check_name, r.passed) for r in users.check_results or []] == [
+        (checks.EMBEDDINGS_UNIT_NORM, True)
+    ]
     with open_warehouse(database) as warehouse:
         warehouse.execute(
             f"CREATE TABLE {c.DBT_USER_PROJECT_SIMILARITIES} AS SELECT d.user_login, e.embedding, "
@@ -199,13 +202,8 @@ def test_a_failing_blocking_check_keeps_the_stored_table(
 
 
 def test_dagster_records_the_checks_of_a_materialisation(ready: Path) -> None:
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(
-            [similarities._asset(1)],
-            resources={"octorec": OctorecResource()},
-            instance=instance,
-        )
-        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    result = dg.materialize([similarities._asset(1)], resources={"octorec": OctorecResource()})
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(evaluations) == {
         checks.AT_MOST_TOP_N,
         checks.NOTHING_ALREADY_KNOWN,
