@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         Path("data/octorec.duckdb"),
         validation_alias=AliasChoices("OCTOREC_DATABASE", "database"),
     )
+    dbt_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("OCTOREC_DBT_DIR", "dbt_dir"),
+        description="dbt's target and log folders, one per warehouse; unset: $DAGSTER_HOME/dbt",
+    )
     database_url: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
@@ -325,11 +330,16 @@ class Settings(BaseSettings):
         return url
 
     @field_validator(
-        "snapshot_dir", "database", "evaluation_database", "model_cache_dir", mode="after"
+        "snapshot_dir",
+        "database",
+        "evaluation_database",
+        "model_cache_dir",
+        "dbt_dir",
+        mode="after",
     )
     @classmethod
-    def _absolute(cls, path: Path) -> Path:
-        return path.expanduser().resolve()
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
 
 
 class SettingsError(ValueError):
