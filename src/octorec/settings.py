@@ -250,6 +250,15 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("OCTOREC_RUN_LOCK_TIMEOUT", "run_lock_timeout_seconds"),
     )
+    warehouse_retry_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=AliasChoices("OCTOREC_WAREHOUSE_RETRY_SECONDS", "warehouse_retry_seconds"),
+        description=(
+            "first wait before a PostgreSQL server that cannot be reached is tried again "
+            "(three retries, the wait doubling: 5, 10, 20 s)"
+        ),
+    )
     user_profile_weight: float = Field(
         0.3,
         ge=0,

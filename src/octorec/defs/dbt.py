@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -146,8 +147,15 @@ def _build(
     # process) holds until its whole build, tests included, has finished. dagster-dbt's own
     # fetch_row_counts() would keep an adapter connection, and so the file lock, open here.
     started = time.perf_counter()
-    invocation = dbt.cli(["build"], context=context, target_path=target)
-    events = list(_logged(context, invocation.stream()))
+    try:
+        invocation = dbt.cli(["build"], context=context, target_path=target)
+        events = list(_logged(context, invocation.stream()))
+    except DagsterDbtCliRuntimeError:
+        # dbt cannot say "the server went away" in a way Python can read: when the warehouse
+        # cannot be reached now, opening it asks Dagster to retry the step; else dbt's error.
+        with octorec.warehouse():
+            pass
+        raise
     tests = sum(isinstance(event, dg.AssetCheckResult) for event in events)
     context.log.info(
         f"dbt build {', '.join(models)}: {len(models)} models and {tests} tests "
