@@ -162,6 +162,17 @@ def test_a_run_that_recommends_nothing_keeps_the_stored_table(
     assert _stored(ready) == []
 
 
+def test_users_who_left_take_their_recommendations_with_them(
+    ready: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _score()
+    assert _stored(ready)
+    with open_warehouse(ready) as warehouse:  # the snapshot no longer has these users
+        warehouse.execute(f"DELETE FROM {c.DBT_USER_PROJECT_SIMILARITIES}")
+    assert _score().metadata["dagster/row_count"] == 0
+    assert _stored(ready) == []
+
+
 def test_a_step_that_fails_after_scoring_publishes_nothing(
     ready: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,7 +150,8 @@ class EmptyResultError(RuntimeError):
 def refuse_empty_result(
     warehouse: Warehouse, summary: SimilaritySummary, *, allowed: bool
 ) -> str | None:
-    """Refuse a result without a single recommendation when the stored table has some.
+    """Refuse a result without a single recommendation when the stored table has some for
+    users who are still there.
 
     Returns a warning to log where `allowed` (`OCTOREC_ALLOW_EMPTY_RESULTS`), else None.
 
@@ -160,9 +161,11 @@ def refuse_empty_result(
     """
     if summary.recommendations > 0:
         return None
+    # Only users still there count: the recommendations of users who left the data leave too.
     stored = (
         warehouse.query(
-            f"SELECT count(DISTINCT user_login) AS users FROM {c.USER_PROJECT_SIMILARITIES}"
+            f"SELECT count(DISTINCT s.user_login) AS users FROM {c.USER_PROJECT_SIMILARITIES} "
+            f"AS s WHERE s.user_login IN (SELECT user_login FROM {c.DBT_USER_PROJECT_SIMILARITIES})"
         )
         .column("users")[0]
         .as_py()
