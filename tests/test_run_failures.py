@@ -89,6 +89,8 @@ def test_a_warehouse_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
     assert last.startswith(f"octorec: cannot connect to PostgreSQL at 127.0.0.1:{port}"), err
     assert "Secret" not in out + err
     assert "FAILED before any step" in out and "FAILED at None" not in out
+    # The three retries are announced on the terminal, the cause comes last.
+    assert "trying again in 0.4 s (retry 3 of 3)" in err, err
     assert "Traceback" not in err and "Stack Trace" not in err
 
 

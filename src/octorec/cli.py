@@ -131,7 +131,12 @@ def _run(args: argparse.Namespace) -> int:
             bars[event.group].set_postfix_str(event.asset)
 
     try:
-        summary = run_pipeline(definitions, force=args.force, on_progress=report)
+        summary = run_pipeline(
+            definitions,
+            force=args.force,
+            on_progress=report,
+            on_warning=lambda message: tqdm.write(f"octorec: {message}", file=sys.stderr),
+        )
     finally:
         for bar in bars.values():
             bar.close()

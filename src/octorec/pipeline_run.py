@@ -18,6 +18,7 @@ working directory as `make demo` and `make dev` use it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -159,8 +160,10 @@ class _Watcher(threading.Thread):
         run_id: str,
         group_of: dict[str, str],
         report: Callable[[ProgressEvent], None],
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name="octorec-run-progress", daemon=True)
+        self.warn = warn
         self.instance, self.run_id, self.group_of, self.report = instance, run_id, group_of, report
         self.finished = threading.Event()
         self.cursor: str | None = None
@@ -173,15 +176,24 @@ class _Watcher(threading.Thread):
     def drain(self) -> None:
         if not self.instance.has_run(self.run_id):
             return
-        connection = self.instance.get_records_for_run(
-            self.run_id,
-            cursor=self.cursor,
-            of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.ASSET_MATERIALIZATION},
-        )
+        connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         self.cursor = connection.cursor
         for record in connection.records:
-            event = record.event_log_entry.dagster_event
+            entry = record.event_log_entry
+            event = entry.dagster_event
             if event is None:
+                # The console logger is quiet (the cause is printed once, at the end); the
+                # run's warnings (waiting for another run, a warehouse tried again) still show.
+                level = entry.level
+                if isinstance(level, str):
+                    level = logging.getLevelName(level)
+                if isinstance(level, int) and level >= logging.WARNING and self.warn is not None:
+                    self.warn(entry.user_message)
+                continue
+            if event.event_type not in (
+                dg.DagsterEventType.STEP_START,
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+            ):
                 continue
             step = event.step_key or ""
             if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
@@ -196,6 +208,7 @@ def run_pipeline(
     *,
     force: bool = False,
     on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run `training_data_pipeline` to the end and summarise it; never raises on a failed step."""
     job = definitions.resolve_job_def(PIPELINE_JOB)
@@ -206,7 +219,7 @@ def run_pipeline(
         logs = Path(instance.root_directory) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_file = logs / f"octorec-run-{run_id}.log"
-        watcher = _Watcher(instance, run_id, group_of, on_progress)
+        watcher = _Watcher(instance, run_id, group_of, on_progress, on_warning)
         watcher.start()
         try:
             with log_file.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
