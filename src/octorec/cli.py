@@ -103,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from octorec.pipeline_run import ProgressEvent, pipeline_stages, run_pipeline
     from octorec.sharding import configured_shards
 
+    load_settings()  # a bad setting is one line (main prints it) before any run starts
     definitions = defs()
     stages = pipeline_stages(definitions)
     bars = {
@@ -130,11 +131,18 @@ def _run(args: argparse.Namespace) -> int:
             bars[event.group].set_postfix_str(event.asset)
 
     try:
-        summary = run_pipeline(definitions, force=args.force, on_progress=report)
+        summary = run_pipeline(
+            definitions,
+            force=args.force,
+            on_progress=report,
+            on_warning=lambda message: tqdm.write(f"octorec: {message}", file=sys.stderr),
+        )
     finally:
         for bar in bars.values():
             bar.close()
     print(_run_summary(summary))
+    if not summary.success:  # the cause, on the last line
+        print(f"octorec: {_failure_line(summary)}", file=sys.stderr)
     if configured_shards() > 1:
         print(
             f"OCTOREC_SHARDS={configured_shards()}: this ran the stages before the shards; the "
@@ -165,13 +173,25 @@ def _run_summary(summary: RunSummary) -> str:
     for outcome in summary.assets:
         rows = "-" if outcome.rows is None else str(outcome.rows)
         lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {_note(outcome)}")
-    state = "succeeded" if summary.success else f"FAILED at {summary.failure}"
+    state = (
+        "succeeded"
+        if summary.success
+        else f"FAILED at {summary.failed_step}"
+        if summary.failed_step
+        else "FAILED before any step"
+    )
     lines.append(f"steps' output (dbt): {summary.log_file}")
     lines.append(
         f"run {summary.run_id} {state} in {summary.seconds:.1f} s: "
         f"{len(summary.assets)} assets materialised (recorded in {summary.dagster_home})"
     )
     return "\n".join(lines)
+
+
+def _failure_line(summary: RunSummary) -> str:
+    """`<step> failed: <cause>`, or the cause alone when the run failed before any step."""
+    cause = summary.failure or "failed (see the run's log file)"
+    return f"{summary.failed_step} failed: {cause}" if summary.failed_step else cause
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -161,7 +161,8 @@ def test_the_scoring_asset_recommends_each_user_the_neighbour_of_what_they_know(
         # What dbt_user_project_similarities selects (dbt/models/marts), by hand.
         warehouse.execute(
             f"CREATE TABLE {c.DBT_USER_PROJECT_SIMILARITIES} AS SELECT d.user_login, e.embedding, "
-            "e.semantic_embedding, d.categories, d.tech_stack, d.known_projects, d.profile_basis, e.semantic_basis "
+            "e.semantic_embedding, "
+            "d.categories, d.tech_stack, d.known_projects, d.profile_basis, e.semantic_basis "
             f"FROM {c.DBT_USER_EMBEDDINGS_DATA} AS d "
             f"INNER JOIN {c.USER_EMBEDDINGS} AS e ON e.user_login = d.user_login"
         )

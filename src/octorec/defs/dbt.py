@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets (dagster-dbt), with dbt tests as asset checks."""
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -9,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -19,10 +19,10 @@ from dagster_dbt import (
 from octorec import constants as c
 from octorec.dbt_project import (
     DBT_PROJECT_DIR,
-    dbt_environment,
     dbt_executable,
     dbt_project,
     dbt_resource,
+    dbt_target_dir,
     project_files_fingerprint,
     upstream_source_tables,
 )
@@ -140,15 +140,22 @@ def _build(
     octorec.export_for_dbt()
     # One target folder per warehouse, kept between invocations: dbt's partial parse then
     # skips re-parsing the project (dagster-dbt's default is a fresh folder per invocation).
-    target = _target_path(settings.warehouse_location)
+    target = dbt_target_dir(settings.warehouse_location, settings.dbt_dir)
     if seed:
         _seed_when_changed(context, dbt, octorec, target)
     # Events are collected first: row counts need the database, which dbt (DuckDB: one writer
     # process) holds until its whole build, tests included, has finished. dagster-dbt's own
     # fetch_row_counts() would keep an adapter connection, and so the file lock, open here.
     started = time.perf_counter()
-    invocation = dbt.cli(["build"], context=context, target_path=target)
-    events = list(_logged(context, invocation.stream()))
+    try:
+        invocation = dbt.cli(["build"], context=context, target_path=target)
+        events = list(_logged(context, invocation.stream()))
+    except DagsterDbtCliRuntimeError:
+        # dbt cannot say "the server went away" in a way Python can read: when the warehouse
+        # cannot be reached now, opening it asks Dagster to retry the step; else dbt's error.
+        with octorec.warehouse():
+            pass
+        raise
     tests = sum(isinstance(event, dg.AssetCheckResult) for event in events)
     context.log.info(
         f"dbt build {', '.join(models)}: {len(models)} models and {tests} tests "
@@ -179,13 +186,6 @@ def _logged(context: dg.AssetExecutionContext, events: Iterable[Any]) -> Iterato
         elif isinstance(event, dg.AssetCheckResult) and not event.passed:
             context.log.warning(f"dbt: test {event.check_name} failed")
         yield event
-
-
-def _target_path(location: str | Path) -> Path:
-    # Named after where the warehouse is, never after its password.
-    where = {k: v for k, v in dbt_environment(location).items() if "PASSWORD" not in k}
-    digest = hashlib.sha256(repr(sorted(where.items())).encode()).hexdigest()[:12]
-    return Path(dbt_project().project_dir) / "target" / f"dagster-{digest}"
 
 
 def _seed_when_changed(

@@ -14,11 +14,14 @@ from typing import Any
 import dagster as dg
 
 from octorec import constants as c
+from octorec.defs.checks import check_result, embedding_check_spec
 from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_of_run, shard_partitions
 from octorec.defs.resources import OctorecResource
 from octorec.embeddings.projects import build_project_hybrids, embed_projects
 from octorec.embeddings.users import build_user_embeddings
+from octorec.scoring.checks import embeddings_unit_norm
 from octorec.sharding import configured_shards
+from octorec.warehouse import Warehouse
 
 GROUP = "ml_embeddings"
 PROGRESS_SECONDS = 5.0
@@ -52,6 +55,14 @@ def embedding_progress(
     return report
 
 
+def _vector_check(
+    warehouse: Warehouse, table: str, column: str, dimensions: int, *, zero_allowed: bool = False
+) -> dg.AssetCheckResult:
+    """The dimension and unit-norm check on every vector stored in `table.column`."""
+    vectors = warehouse.query(f"SELECT {column} FROM {table}").column(column)
+    return check_result(embeddings_unit_norm(vectors, dimensions, zero_allowed=zero_allowed))
+
+
 def _shard_metadata(shard: int, shards: int) -> dict[str, int]:
     return {"shard": shard, "shards": shards} if shards > 1 else {}
 
@@ -80,6 +91,9 @@ def project_semantic_embeddings(
             shards=shards,
             on_progress=embedding_progress(context.log.info, "project texts"),
         )
+        vectors = _vector_check(
+            warehouse, c.PROJECT_SEMANTIC_EMBEDDINGS, "embedding", settings.model_dimensions
+        )
     rate = summary.embedded / summary.seconds if summary.embedded else 0.0
     context.log.info(
         f"{summary.projects} projects: embedded {summary.embedded}, reused {summary.reused} "
@@ -97,7 +111,8 @@ def project_semantic_embeddings(
             "dimensions": encoder.dimensions,
             "seconds": round(summary.seconds, 2),
             "texts_per_second": round(rate, 1),
-        }
+        },
+        check_results=[vectors],
     )
 
 
@@ -151,6 +166,14 @@ def user_embeddings(
             shards,
             on_progress=embedding_progress(context.log.info, "profile texts"),
         )
+        # A user with nothing to embed (no profile text, no known project) has a zero vector.
+        vectors = _vector_check(
+            warehouse,
+            c.USER_EMBEDDINGS,
+            "semantic_embedding",
+            settings.model_dimensions,
+            zero_allowed=True,
+        )
     context.log.info(
         f"{summary.users} user vectors ({summary.bases}); profile texts embedded "
         f"{summary.texts_embedded}, reused {summary.texts_reused} from the cache; "
@@ -165,7 +188,8 @@ def user_embeddings(
             "embedded": summary.texts_embedded,
             "reused_from_cache": summary.texts_reused,
             "seconds": round(summary.seconds, 2),
-        }
+        },
+        check_results=[vectors],
     )
 
 
@@ -178,9 +202,12 @@ def _assets(shards: int) -> Sequence[dg.AssetsDefinition]:
         "retry_policy": RETRY_POLICY if partitions else None,
     }
     return [
-        dg.asset(deps=[c.DBT_PROJECT_ENRICHED_DATA], kinds={"onnx", "duckdb"}, **common)(
-            project_semantic_embeddings
-        ),
+        dg.asset(
+            deps=[c.DBT_PROJECT_ENRICHED_DATA],
+            kinds={"onnx", "duckdb"},
+            check_specs=[embedding_check_spec(c.PROJECT_SEMANTIC_EMBEDDINGS, "embedding")],
+            **common,
+        )(project_semantic_embeddings),
         dg.asset(
             deps=[c.PROJECT_SEMANTIC_EMBEDDINGS, c.DBT_PROJECT_ENRICHED_DATA],
             kinds={"numpy", "duckdb"},
@@ -189,6 +216,7 @@ def _assets(shards: int) -> Sequence[dg.AssetsDefinition]:
         dg.asset(
             deps=[c.DBT_USER_EMBEDDINGS_DATA, every_shard_of(c.PROJECT_HYBRID_EMBEDDINGS, shards)],
             kinds={"onnx", "duckdb"},
+            check_specs=[embedding_check_spec(c.USER_EMBEDDINGS, "semantic_embedding")],
             **common,
         )(user_embeddings),
     ]

@@ -1,6 +1,7 @@
 """The resources every asset shares: settings, the source, the warehouse and the encoder."""
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -15,10 +16,14 @@ from octorec.warehouse import (
     Warehouse,
     WarehouseError,
     WarehouseUnavailableError,
+    connection_lost,
     is_postgres_url,
     open_warehouse,
 )
 from octorec.warehouse.run_lock import exclusive_run
+
+WAREHOUSE_RETRIES = 3
+"""How many times a step (or the run's start) tries an unreachable PostgreSQL server again."""
 
 FORCE_CONFIG = {"resources": {"octorec": {"config": {"force": True}}}}
 """The run config that recomputes every step (what `octorec run --force` launches with)."""
@@ -62,19 +67,32 @@ class OctorecResource(dg.ConfigurableResource):
             and "dagster/partition" in run.tags
             and is_postgres_url(settings.warehouse_location)
         )
-        stack = ExitStack()
-        try:
-            stack.enter_context(
-                exclusive_run(
-                    settings.warehouse_location,
-                    settings.run_lock_timeout_seconds,
-                    log=context.log or logging.getLogger(__name__),
-                    shared=one_shard,
+        log = context.log or logging.getLogger(__name__)
+        for attempt in range(WAREHOUSE_RETRIES + 1):
+            stack = ExitStack()
+            try:
+                stack.enter_context(
+                    exclusive_run(
+                        settings.warehouse_location,
+                        settings.run_lock_timeout_seconds,
+                        log=log,
+                        shared=one_shard,
+                    )
                 )
-            )
-        except WarehouseError as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from None
-        self._run_lock = stack
+            except WarehouseUnavailableError as error:
+                if attempt == WAREHOUSE_RETRIES:
+                    raise dg.Failure(description=str(error), allow_retries=False) from None
+                wait = settings.warehouse_retry_seconds * 2**attempt
+                log.warning(
+                    f"{error}; trying again in {wait:g} s "
+                    f"(retry {attempt + 1} of {WAREHOUSE_RETRIES})"
+                )
+                time.sleep(wait)
+                continue
+            except WarehouseError as error:
+                raise dg.Failure(description=str(error), allow_retries=False) from None
+            self._run_lock = stack
+            return
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Release the run lock."""
@@ -110,15 +128,35 @@ class OctorecResource(dg.ConfigurableResource):
             attempt = dg.OpExecutionContext.get().retry_number
         except dg.DagsterInvariantViolationError:  # outside a run: an asset called directly
             attempt = 0
+        settings = self.settings()
         try:
-            with open_warehouse(
-                self.settings().warehouse_location, read_only=read_only
-            ) as warehouse:
+            with open_warehouse(settings.warehouse_location, read_only=read_only) as warehouse:
                 yield warehouse
         except WarehouseUnavailableError as error:
-            raise dg.RetryRequested(max_retries=3, seconds_to_wait=5 * 2**attempt) from error
+            raise self._retry(error, attempt) from error
         except WarehouseError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
+        except Exception as error:
+            # A connection that broke mid-step (the server stopped) is retried like one that
+            # could not be opened; anything else is the step's own failure.
+            lost = connection_lost(error, settings.warehouse_location)
+            if lost is None:
+                raise
+            raise self._retry(lost, attempt) from lost
+
+    def _retry(self, error: WarehouseUnavailableError, attempt: int) -> dg.RetryRequested:
+        """Ask Dagster to run the step again later: `OCTOREC_WAREHOUSE_RETRY_SECONDS`, doubling
+        with each attempt, `WAREHOUSE_RETRIES` times; then the step fails with `error`."""
+        wait = self.settings().warehouse_retry_seconds * 2**attempt
+        if attempt < WAREHOUSE_RETRIES:
+            logging.getLogger(__name__).warning(
+                "%s; the step runs again in %g s (retry %d of %d)",
+                error,
+                wait,
+                attempt + 1,
+                WAREHOUSE_RETRIES,
+            )
+        return dg.RetryRequested(max_retries=WAREHOUSE_RETRIES, seconds_to_wait=wait)
 
     def encoder(self) -> TextEncoder:
         """The text encoder for `MODEL_NAME`, checked against `MODEL_DIMENSIONS`."""

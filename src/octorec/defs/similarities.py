@@ -8,14 +8,24 @@ count.
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from octorec import constants as c
+from octorec.defs.checks import check_result, failed_blocking, recommendation_check_specs
 from octorec.defs.metadata import histogram_markdown, markdown_table
 from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_of_run, shard_partitions
 from octorec.defs.resources import OctorecResource
+from octorec.scoring.checks import COVERAGE_HELD, recommendation_checks
 from octorec.scoring.registry import COMPONENTS
-from octorec.scoring.store import SimilaritySummary, score_and_store, score_shard_and_stage
+from octorec.scoring.store import (
+    EmptyResultError,
+    SimilaritySummary,
+    publish,
+    refuse_empty_result,
+    score_all,
+    score_shard_and_stage,
+)
 from octorec.settings import Settings
 from octorec.sharding import configured_shards
 
@@ -41,13 +51,63 @@ def user_project_similarities(
         return _score_shard(context, octorec, *shard_of_run(context))
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
-        summary = score_and_store(warehouse, settings, context.run_id)
+        summary = score_all(warehouse, settings, context.run_id)
+        # Everything the step reports and checks comes before the table is replaced: a step
+        # that fails never publishes.
+        metadata = _metadata(summary, settings)
+        outcomes = recommendation_checks(
+            summary.table,
+            summary.known if summary.known is not None else _NO_PAIRS,
+            top_n=settings.top_n,
+            min_similarity=settings.min_similarity,
+            users=summary.users,
+            previous=_previous_coverage(context),
+        )
+        failed = failed_blocking(outcomes)
+        if failed:
+            raise dg.Failure(
+                description="kept the stored recommendations: "
+                + "; ".join(f"check {o.name} failed: {o.description}" for o in failed),
+                metadata={o.name: o.description for o in failed},
+                allow_retries=False,
+            )
+        try:
+            warning = refuse_empty_result(warehouse, summary, allowed=settings.allow_empty_results)
+        except EmptyResultError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        if warning:
+            context.log.warning(warning)
+        publish(warehouse, summary.table)
     context.log.info(
         f"{summary.recommendations} recommendations for "
         f"{summary.users_with_recommendations} of {summary.users} users over "
         f"{summary.projects} projects in {summary.seconds:.2f} s"
     )
-    return dg.MaterializeResult(metadata=_metadata(summary, settings))
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[check_result(o, warn=o.name == COVERAGE_HELD) for o in outcomes],
+    )
+
+
+_NO_PAIRS = pa.table(
+    {"user_login": pa.array([], pa.string()), "project_full_name": pa.array([], pa.string())}
+)
+
+
+def _previous_coverage(context: dg.AssetExecutionContext) -> tuple[int, int] | None:
+    """Users and users with recommendations of the last materialisation, if one is recorded."""
+    entry = context.instance.get_latest_materialization_event(
+        dg.AssetKey(c.USER_PROJECT_SIMILARITIES)
+    )
+    materialization = entry.asset_materialization if entry is not None else None
+    if materialization is None:
+        return None
+    metadata = materialization.metadata
+    users = getattr(metadata.get("users"), "value", None)
+    with_recs = getattr(metadata.get("users_with_recommendations"), "value", None)
+    if not isinstance(users, int) or not isinstance(with_recs, int):
+        return None
+    return users, with_recs
 
 
 def _asset(shards: int) -> dg.AssetsDefinition:
@@ -63,7 +123,9 @@ def _asset(shards: int) -> dg.AssetsDefinition:
         ],
         kinds={"numpy", "duckdb"},
         partitions_def=partitions,
-        check_specs=[
+        check_specs=recommendation_check_specs()
+        if not partitions
+        else [
             dg.AssetCheckSpec(
                 SHARDS_CHECK,
                 asset=c.USER_PROJECT_SIMILARITIES,
@@ -73,9 +135,7 @@ def _asset(shards: int) -> dg.AssetsDefinition:
                     "half-way, naming the shards still missing)"
                 ),
             )
-        ]
-        if partitions
-        else None,
+        ],
         retry_policy=RETRY_POLICY if partitions else None,
     )(user_project_similarities)
 
