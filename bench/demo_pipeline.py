@@ -1,6 +1,6 @@
 """Benchmark: the whole job on the sample, from an empty database and again with nothing changed.
 
-Runs `dagster job execute -j training_data_pipeline` (what `make demo` runs) in a fresh
+Runs `octorec run` (the job as one Dagster run: what `make demo` runs) in a fresh
 temporary database and Dagster home, twice, with the configured encoder (`EMBEDDING_BACKEND`,
 int8 ONNX on CPU by default); then, as the reference in the same run, once from empty with the
 sentence-transformers encoder (`EMBEDDING_BACKEND=torch`). Peak memory is the largest resident
@@ -27,8 +27,7 @@ SAMPLE = ROOT.parent / "shared" / "data" / "github-sample"
 
 
 def _run_job(environment: dict[str, str]) -> dict[str, float]:
-    dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster), "job", "execute", "-j", "training_data_pipeline"]
+    command = [str(Path(sys.executable).parent / "octorec"), "run"]
     started = time.perf_counter()
     # Each run in its own child, so its peak memory is not mixed with an earlier run's.
     measured = subprocess.run(
@@ -61,7 +60,6 @@ def _environment(scratch: Path, snapshot: Path, backend: str | None) -> dict[str
     environment = {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        "DAGSTER_MODULE_NAME": "octorec.definitions",
         "OCTOREC_DATABASE": str(scratch / "octorec.duckdb"),
         "OCTOREC_SNAPSHOT_DIR": str(snapshot),
         "HF_HUB_OFFLINE": "1",

@@ -25,11 +25,18 @@ def bring_up_to_date(snapshot: Path = SAMPLE) -> dict[str, str]:
         "OCTOREC_DATABASE": str(DATABASE),
         "OCTOREC_SNAPSHOT_DIR": str(snapshot.resolve()),
         "DAGSTER_HOME": str(home),
-        "DAGSTER_MODULE_NAME": "octorec.definitions",
     }
     dagster = Path(sys.executable).parent / "dagster"
     subprocess.run(
-        [str(dagster), "job", "execute", "-j", "training_data_pipeline"],
+        [
+            str(dagster),
+            "job",
+            "execute",
+            "-m",
+            "octorec.definitions",
+            "-j",
+            "training_data_pipeline",
+        ],
         check=True,
         cwd=ROOT,
         env={**os.environ, **environment},

@@ -8,6 +8,7 @@ import pytest
 from octorec.cli import main
 from octorec.constants import USER_PROJECT_SIMILARITIES
 from octorec.warehouse import open_warehouse
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -157,8 +158,41 @@ def test_run_draws_a_bar_per_stage_and_summarises(after_run) -> None:
     assert "10 assets materialised" in lines[-1]
     with open_warehouse(database, read_only=True) as warehouse:
         stored_rows = warehouse.count(USER_PROJECT_SIMILARITIES)
-    [summary_line] = [line for line in lines if line.startswith("user_project_similarities ")]
-    assert summary_line.split()[2] == str(stored_rows)
+        projects = warehouse.count("project_semantic_embeddings")
+        rejected = warehouse.count("raw.rejected_rows")
+    by_asset = {line.split()[0]: line for line in lines[1:-2]}
+    assert by_asset["user_project_similarities"].split()[2] == str(stored_rows)
+    # A first run embeds every text (the cold-start user's profile is the one profile text)
+    # and says how many source rows validation rejected.
+    assert by_asset["project_semantic_embeddings"].endswith(
+        f"embedded {projects}, reused 0 from the cache"
+    )
+    assert by_asset["user_embeddings"].endswith("embedded 1, reused 0 from the cache")
+    assert by_asset["github_scraping"].endswith(f"{rejected} rows rejected")
+
+
+def test_the_run_summary_notes_cached_texts_and_rejected_rows() -> None:
+    from octorec.cli import _run_summary
+    from octorec.pipeline_run import AssetOutcome, RunSummary
+
+    summary = RunSummary(
+        "run-1",
+        True,
+        12.5,
+        Path("/instance"),
+        Path("/instance/logs/run-1.log"),
+        assets=[
+            AssetOutcome("github_scraping", "github_data", rejected=3),
+            AssetOutcome("dbt_projects", "ml_preparation", rows=10, unchanged=True),
+            AssetOutcome("project_semantic_embeddings", "ml_embeddings", 10, embedded=4, reused=6),
+        ],
+    )
+    lines = _run_summary(summary).splitlines()
+    assert lines[1].split()[:3] == ["github_scraping", "github_data", "-"]
+    assert lines[1].endswith("3 rows rejected (listed in raw.rejected_rows)")
+    assert lines[2].endswith("  unchanged: not rebuilt")
+    assert lines[3].endswith("embedded 4, reused 6 from the cache")
+    assert lines[-1].startswith("run run-1 succeeded in 12.5 s: 3 assets materialised")
 
 
 @pytest.mark.slow
@@ -241,13 +275,77 @@ def test_run_again_reuses_and_force_recomputes_everything(
         assert event is not None and event.asset_materialization is not None
         return int(event.asset_materialization.metadata["embedded"].value)  # type: ignore[arg-type]
 
+    def last_run_config() -> dict:
+        with dg.DagsterInstance.get() as instance:
+            [record] = instance.get_run_records(limit=1)
+        return record.dagster_run.run_config
+
+    with open_warehouse(copy, read_only=True) as warehouse:
+        projects = warehouse.count("project_semantic_embeddings")
     assert main(["run"]) == 0
     again = capsys.readouterr().out
     assert again.count("unchanged: not rebuilt") == 4  # the four dbt models
+    assert f"embedded 0, reused {projects} from the cache" in again
     assert embedded() == 0
+    assert "resources" not in last_run_config()
     assert main(["run", "--force"]) == 0
     forced = capsys.readouterr().out
     assert "unchanged" not in forced
-    with open_warehouse(copy, read_only=True) as warehouse:
-        assert embedded() == warehouse.count("project_semantic_embeddings") > 0
+    assert f"embedded {projects}, reused 0 from the cache" in forced
+    assert embedded() == projects > 0
+    # --force travels as the run's config, not through the environment.
+    assert last_run_config()["resources"] == {"octorec": {"config": {"force": True}}}
     assert "OCTOREC_FORCE" not in os.environ
+
+
+@pytest.mark.slow
+def test_dagster_asset_materialize_takes_force_as_run_config(
+    after_run, tmp_path: Path, sample_slice: Path
+) -> None:
+    """The README's way to recompute one asset from the Dagster command line."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import dagster as dg
+
+    database, *_ = after_run
+    copy = tmp_path / "octorec.duckdb"
+    shutil.copy(database, copy)
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    kept = {
+        k: v for k, v in os.environ.items() if k not in {"DAGSTER_MODULE_NAME", "OCTOREC_FORCE"}
+    }
+    env = {
+        **kept,
+        "DAGSTER_HOME": str(home),
+        "OCTOREC_DATABASE": str(copy),
+        "OCTOREC_SNAPSHOT_DIR": str(sample_slice),
+    }
+    config = {"resources": {"octorec": {"config": {"force": True}}}}
+    dagster = Path(sys.executable).parent / "dagster"
+    done = subprocess.run(
+        [
+            *(str(dagster), "asset", "materialize", "-m", "octorec.definitions"),
+            *("--select", "project_semantic_embeddings", "--config-json", json.dumps(config)),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey("project_semantic_embeddings")
+        )
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    with open_warehouse(copy, read_only=True) as warehouse:
+        projects = warehouse.count("project_semantic_embeddings")
+    assert metadata["embedded"].value == projects > 0  # the cache was ignored
+    assert metadata["reused_from_cache"].value == 0

@@ -68,3 +68,61 @@ def test_bad_values_are_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+def _float_variables() -> list[str]:
+    """Every environment variable a float setting is read from, nested settings included."""
+    from octorec.settings import (
+        CandidateFilters,
+        ContentWeights,
+        ScorerSettings,
+        ScoringWeights,
+        Settings,
+    )
+
+    names = []
+    for model in (ScoringWeights, ContentWeights, ScorerSettings, CandidateFilters):
+        prefix = model.model_config.get("env_prefix", "")
+        names += [
+            f"{prefix}{name}".upper()
+            for name, info in model.model_fields.items()
+            if info.annotation is float
+        ]
+    for info in Settings.model_fields.values():
+        if info.annotation is float and info.validation_alias is not None:
+            names.append(info.validation_alias.choices[0])  # type: ignore[union-attr]
+    return names
+
+
+def test_every_float_setting_is_found() -> None:
+    names = _float_variables()
+    for expected in (
+        "RECOMMENDATION_MIN_SIMILARITY",
+        "RECOMMENDATION_WEIGHT_SEMANTIC",
+        "RECOMMENDATION_CONTENT_WEIGHT_POPULARITY",
+        "RECOMMENDATION_COLLABORATIVE_SHRINKAGE",
+        "USER_PROFILE_WEIGHT",
+        "GITHUB_BACKOFF_SECONDS",
+    ):
+        assert expected in names
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "Infinity"])
+@pytest.mark.parametrize("variable", _float_variables())
+def test_no_float_setting_takes_nan_or_infinity(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert f"{variable}: Input should be a finite number" in message, message
+    assert "\n" not in message
+
+
+def test_top_n_is_bounded_and_the_bound_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOMMENDATION_TOP_N", "100000000000000000000")
+    with pytest.raises(SettingsError, match=r"RECOMMENDATION_TOP_N: .*1000"):
+        load_settings()
+    monkeypatch.setenv("RECOMMENDATION_TOP_N", "1000")
+    assert load_settings().top_n == 1000

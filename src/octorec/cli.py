@@ -24,7 +24,7 @@ from octorec.warehouse import WarehouseError, open_warehouse
 
 if TYPE_CHECKING:
     from octorec.github.source import ScrapeProgress
-    from octorec.pipeline_run import RunSummary
+    from octorec.pipeline_run import AssetOutcome, RunSummary
 
 
 def _table(recommendations: Sequence[StoredRecommendation]) -> str:
@@ -103,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from octorec.pipeline_run import ProgressEvent, pipeline_stages, run_pipeline
     from octorec.sharding import configured_shards
 
+    load_settings()  # a bad setting is one line (main prints it) before any run starts
     definitions = defs()
     stages = pipeline_stages(definitions)
     bars = {
@@ -130,33 +131,67 @@ def _run(args: argparse.Namespace) -> int:
             bars[event.group].set_postfix_str(event.asset)
 
     try:
-        summary = run_pipeline(definitions, force=args.force, on_progress=report)
+        summary = run_pipeline(
+            definitions,
+            force=args.force,
+            on_progress=report,
+            on_warning=lambda message: tqdm.write(f"octorec: {message}", file=sys.stderr),
+        )
     finally:
         for bar in bars.values():
             bar.close()
     print(_run_summary(summary))
+    if not summary.success:  # the cause, on the last line
+        print(f"octorec: {_failure_line(summary)}", file=sys.stderr)
     if configured_shards() > 1:
         print(
             f"OCTOREC_SHARDS={configured_shards()}: this ran the stages before the shards; the "
             "embeddings and similarities run shard by shard as a Dagster asset backfill "
-            "(README, Scale-out)"
+            "(docs/scale-out.md)"
         )
     return 0 if summary.success else 1
+
+
+def _note(outcome: AssetOutcome) -> str:
+    """What the summary says beside an asset's row count: unchanged, texts embedded and reused,
+    rows rejected."""
+    notes = []
+    if outcome.unchanged:
+        notes.append("unchanged: not rebuilt")
+    if outcome.embedded is not None:
+        notes.append(f"embedded {outcome.embedded}, reused {outcome.reused or 0} from the cache")
+    if outcome.rejected is not None:
+        notes.append(
+            f"{outcome.rejected} rows rejected"
+            + (" (listed in raw.rejected_rows)" if outcome.rejected else "")
+        )
+    return "; ".join(notes)
 
 
 def _run_summary(summary: RunSummary) -> str:
     lines = [f"{'asset':<31} {'group':<16} {'rows':>8}  note"]
     for outcome in summary.assets:
         rows = "-" if outcome.rows is None else str(outcome.rows)
-        note = "unchanged: not rebuilt" if outcome.unchanged else ""
-        lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {note}")
-    state = "succeeded" if summary.success else f"FAILED at {summary.failure}"
+        lines.append(f"{outcome.asset:<31} {outcome.group:<16} {rows:>8}  {_note(outcome)}")
+    state = (
+        "succeeded"
+        if summary.success
+        else f"FAILED at {summary.failed_step}"
+        if summary.failed_step
+        else "FAILED before any step"
+    )
     lines.append(f"steps' output (dbt): {summary.log_file}")
     lines.append(
         f"run {summary.run_id} {state} in {summary.seconds:.1f} s: "
         f"{len(summary.assets)} assets materialised (recorded in {summary.dagster_home})"
     )
     return "\n".join(lines)
+
+
+def _failure_line(summary: RunSummary) -> str:
+    """`<step> failed: <cause>`, or the cause alone when the run failed before any step."""
+    cause = summary.failure or "failed (see the run's log file)"
+    return f"{summary.failed_step} failed: {cause}" if summary.failed_step else cause
 
 
 def _serve(args: argparse.Namespace) -> int:

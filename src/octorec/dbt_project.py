@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,37 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 _SOURCES_OF_TRUTH = ("dbt_project.yml", "models", "macros", "seeds", "tests")
 
 
+def dbt_state_dir(configured: Path | None = None) -> Path:
+    """Where dbt's working folders (targets, logs) go: `configured` (`OCTOREC_DBT_DIR`), else
+    `$DAGSTER_HOME/dbt`, else `.dagster/dbt` in the working directory (where `octorec run` keeps
+    its Dagster instance). Never inside the checkout, which may be read-only."""
+    if configured is not None:
+        return configured
+    home = os.environ.get("DAGSTER_HOME")
+    return (Path(home) if home else Path(".dagster").resolve()) / "dbt"
+
+
+def location_folder(location: str | Path) -> str:
+    """A folder name for a warehouse location: readable (DuckDB: the file's name; PostgreSQL:
+    host, port and database) and unique (a hash of the location without its password); never
+    the password, nor the user name."""
+    where = {k: v for k, v in dbt_environment(location).items() if "PASSWORD" not in k}
+    digest = hashlib.sha256(repr(sorted(where.items())).encode()).hexdigest()[:12]
+    if where["OCTOREC_DBT_TARGET"] == "duckdb":
+        readable = "duckdb-" + Path(where["OCTOREC_DATABASE"]).stem
+    else:
+        readable = "postgres-{}-{}-{}".format(
+            where["OCTOREC_PG_HOST"], where["OCTOREC_PG_PORT"], where["OCTOREC_PG_DATABASE"]
+        )
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', readable)[:80]}-{digest}"
+
+
+def dbt_target_dir(location: str | Path, configured: Path | None = None) -> Path:
+    """dbt's target folder (its log too: dagster-dbt writes `dbt.log` there) for one warehouse
+    location, under `dbt_state_dir`; kept between runs so dbt's partial parse is reused."""
+    return dbt_state_dir(configured) / location_folder(location)
+
+
 def dbt_executable() -> str:
     """The dbt installed beside this Python (the virtual environment's), else dbt on PATH."""
     beside = Path(sys.executable).parent / "dbt"
@@ -40,14 +72,31 @@ def dbt_resource() -> DbtCliResource:
 
 @cache
 def dbt_project() -> DbtProject:
-    """The octorec dbt project, its manifest parsed when missing or older than the SQL."""
+    """The octorec dbt project, its manifest parsed when missing or older than the SQL.
+
+    The manifest is kept in `dbt/target` (where `make setup` parses it); in a checkout that
+    cannot be written, under `dbt_state_dir()` instead."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    if _manifest_is_stale(project) and not _writable(DBT_PROJECT_DIR / "target"):
+        project = DbtProject(
+            project_dir=DBT_PROJECT_DIR,
+            profiles_dir=DBT_PROJECT_DIR,
+            target_path=dbt_state_dir() / "manifest",
+        )
     if _manifest_is_stale(project):
         logger.info("parsing the dbt project into %s", project.manifest_path)
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["--quiet", "parse"], target_path=project.target_path
         ).wait()
     return project
+
+
+def _writable(folder: Path) -> bool:
+    """Whether `folder` can be written (made, when missing)."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    return os.access(existing, os.W_OK)
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -93,18 +142,20 @@ class DbtRunError(RuntimeError):
     """A dbt command outside Dagster failed; the message holds the end of dbt's output."""
 
 
-def run_dbt(location: str | Path, args: Sequence[str]) -> None:
+def run_dbt(location: str | Path, args: Sequence[str], state_dir: Path | None = None) -> None:
     """Run one dbt command against a warehouse outside Dagster, raising when dbt fails.
 
     dbt runs as its own process with the warehouse's variables added to its environment (this
-    process's environment is left alone) and a fixed target folder (`dbt/target/outside-dagster`),
-    so repeated commands reuse dbt's partial parse. The warehouse must not be held open by this
-    process meanwhile (DuckDB: one writer).
+    process's environment is left alone) and a fixed target and log folder per warehouse
+    (`dbt_target_dir`, under `state_dir`: `OCTOREC_DBT_DIR`, else `$DAGSTER_HOME/dbt`), so
+    repeated commands reuse dbt's partial parse and nothing is written into the checkout. The
+    warehouse must not be held open by this process meanwhile (DuckDB: one writer).
 
     Raises:
         DbtRunError: dbt exited with an error; the message ends with dbt's last output lines.
     """
     project = dbt_project()
+    target = dbt_target_dir(location, state_dir) / "outside-dagster"
     command = [
         dbt_executable(),
         *args,
@@ -113,7 +164,9 @@ def run_dbt(location: str | Path, args: Sequence[str]) -> None:
         "--profiles-dir",
         str(project.profiles_dir),
         "--target-path",
-        str(Path(project.project_dir) / "target" / "outside-dagster"),
+        str(target),
+        "--log-path",
+        str(target),
     ]
     started = time.perf_counter()
     finished = subprocess.run(

@@ -3,9 +3,11 @@
 Dagster runs the job (in this process, recorded in the instance of `DAGSTER_HOME` so the UI
 shows it); a watcher thread reads the run's event log as it grows and reports each step that
 starts and each asset materialised, so the command line can draw a progress bar per stage
-(asset group). `force` sets `OCTOREC_FORCE` for the run: dbt steps rebuild and every text is
-embedded again. What the steps print (dbt's own log lines) goes to a log file beside the
-instance, named in the summary, so the terminal shows the progress bars only.
+(asset group). `force` launches the run with the run config
+`{"resources": {"octorec": {"config": {"force": true}}}}`: dbt steps rebuild and every text is
+embedded again (the environment is left alone). What the steps print (dbt's own log lines)
+goes to a log file beside the instance, named in the summary, so the terminal shows the
+progress bars only.
 
 Unlike the domain modules, this one drives Dagster itself: the command line's `run` is a
 Dagster run (recorded, visible in the UI, with the same resources and checks), not a second
@@ -16,22 +18,37 @@ working directory as `make demo` and `make dev` use it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster import EventLogEntry
+from dagster_shared.error import SerializableErrorInfo
 
 from octorec.defs.jobs import PIPELINE_GROUPS, PIPELINE_JOB
+from octorec.defs.resources import FORCE_CONFIG
 
 POLL_SECONDS = 0.2
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+"""The terminal shows the progress and the cause of a failure on one line; Dagster's traces
+stay in its event log (the UI) and in the run's log file."""
+_WRAPPERS = frozenset(
+    {
+        "DagsterExecutionStepExecutionError",
+        "DagsterResourceFunctionError",
+        "DagsterUserCodeExecutionError",
+        "RetryRequested",
+    }
+)
+"""Dagster's errors around the one that says what went wrong (their `cause`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,12 @@ class AssetOutcome:
     group: str
     rows: int | None = None
     unchanged: bool = False
+    embedded: int | None = None
+    """Texts embedded now, where the asset embeds (the others came from the cache)."""
+    reused: int | None = None
+    """Texts whose vectors came from the embedding cache."""
+    rejected: int | None = None
+    """Source rows rejected by validation (kept in raw.rejected_rows), where the asset ingests."""
 
 
 @dataclass
@@ -75,6 +98,9 @@ class RunSummary:
     assets: list[AssetOutcome] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
     failure: str | None = None
+    """The cause of the first failure, on one line."""
+    failed_step: str | None = None
+    """The step that failed, None when the run failed before any step (settings, warehouse)."""
 
 
 def pipeline_stages(definitions: dg.Definitions, *, job_only: bool = True) -> list[Stage]:
@@ -116,19 +142,13 @@ def _instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-@contextmanager
-def _forced(force: bool) -> Iterator[None]:
-    previous = os.environ.get("OCTOREC_FORCE")
+def run_config(*, force: bool = False) -> dict[str, Any]:
+    """The run config `octorec run` launches with: a quiet console, and `force` for the
+    `octorec` resource when asked."""
+    config: dict[str, Any] = dict(QUIET_CONSOLE)
     if force:
-        os.environ["OCTOREC_FORCE"] = "1"
-    try:
-        yield
-    finally:
-        if force:
-            if previous is None:
-                os.environ.pop("OCTOREC_FORCE", None)
-            else:
-                os.environ["OCTOREC_FORCE"] = previous
+        config.update(FORCE_CONFIG)
+    return config
 
 
 class _Watcher(threading.Thread):
@@ -140,8 +160,10 @@ class _Watcher(threading.Thread):
         run_id: str,
         group_of: dict[str, str],
         report: Callable[[ProgressEvent], None],
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name="octorec-run-progress", daemon=True)
+        self.warn = warn
         self.instance, self.run_id, self.group_of, self.report = instance, run_id, group_of, report
         self.finished = threading.Event()
         self.cursor: str | None = None
@@ -154,15 +176,24 @@ class _Watcher(threading.Thread):
     def drain(self) -> None:
         if not self.instance.has_run(self.run_id):
             return
-        connection = self.instance.get_records_for_run(
-            self.run_id,
-            cursor=self.cursor,
-            of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.ASSET_MATERIALIZATION},
-        )
+        connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         self.cursor = connection.cursor
         for record in connection.records:
-            event = record.event_log_entry.dagster_event
+            entry = record.event_log_entry
+            event = entry.dagster_event
             if event is None:
+                # The console logger is quiet (the cause is printed once, at the end); the
+                # run's warnings (waiting for another run, a warehouse tried again) still show.
+                level = entry.level
+                if isinstance(level, str):
+                    level = logging.getLevelName(level)
+                if isinstance(level, int) and level >= logging.WARNING and self.warn is not None:
+                    self.warn(entry.user_message)
+                continue
+            if event.event_type not in (
+                dg.DagsterEventType.STEP_START,
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+            ):
                 continue
             step = event.step_key or ""
             if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
@@ -177,22 +208,23 @@ def run_pipeline(
     *,
     force: bool = False,
     on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run `training_data_pipeline` to the end and summarise it; never raises on a failed step."""
     job = definitions.resolve_job_def(PIPELINE_JOB)
     group_of = {a: s.group for s in pipeline_stages(definitions) for a in s.assets}
     run_id = str(uuid.uuid4())
     started = time.perf_counter()
-    with _instance() as instance, _forced(force):
+    with _instance() as instance:
         logs = Path(instance.root_directory) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_file = logs / f"octorec-run-{run_id}.log"
-        watcher = _Watcher(instance, run_id, group_of, on_progress)
+        watcher = _Watcher(instance, run_id, group_of, on_progress, on_warning)
         watcher.start()
         try:
             with log_file.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 result = job.execute_in_process(
-                    run_config=QUIET_CONSOLE,
+                    run_config=run_config(force=force),
                     instance=instance,
                     run_id=run_id,
                     raise_on_error=False,
@@ -230,18 +262,47 @@ def _read_outcomes(
         elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
             summary.step_seconds[step] = entry.timestamp - starts.get(step, entry.timestamp)
             if kind == dg.DagsterEventType.STEP_FAILURE and summary.failure is None:
-                error = event.step_failure_data.error
-                message = error.message.strip().splitlines()[0] if error else "failed"
-                summary.failure = f"{step}: {message}"
+                summary.failure = failure_cause(event.step_failure_data.error)
+                summary.failed_step = step
+        elif kind == dg.DagsterEventType.RESOURCE_INIT_FAILURE and summary.failure is None:
+            summary.failure = failure_cause(event.engine_event_data.error)
+        elif kind == dg.DagsterEventType.RUN_FAILURE and summary.failure is None:
+            summary.failure = failure_cause(event.job_failure_data.error)
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
             asset = event.asset_key.to_user_string()
             metadata = event.materialization.metadata
-            rows = metadata.get("dagster/row_count")
             summary.assets.append(
                 AssetOutcome(
                     asset=asset,
                     group=group_of.get(asset, ""),
-                    rows=int(rows.value) if rows is not None else None,  # type: ignore[arg-type]
+                    rows=_count(metadata, "dagster/row_count"),
                     unchanged="unchanged_since_run" in metadata,
+                    embedded=_count(metadata, "embedded"),
+                    reused=_count(metadata, "reused_from_cache"),
+                    rejected=_count(metadata, "rejected_rows"),
                 )
             )
+
+
+def failure_cause(error: SerializableErrorInfo | None) -> str:
+    """The first line of what went wrong, without Dagster's wrappers around it or the module
+    path of a message octorec or Dagster's `Failure` wrote for people."""
+    if error is None:
+        return "failed (see the run's log file)"
+    while error.cls_name in _WRAPPERS and error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    first = lines[0] if lines else error.cls_name or "failed"
+    qualified, sep, rest = first.partition(": ")
+    if sep and qualified.rsplit(".", 1)[-1] == error.cls_name:
+        if error.cls_name == "Failure" or qualified.startswith("octorec."):
+            return rest.strip()
+        return f"{error.cls_name}: {rest.strip()}"
+    return first.strip()
+
+
+def _count(metadata: Mapping[str, Any], key: str) -> int | None:
+    """A whole-number metadata value, or None when the asset did not report it."""
+    value = metadata.get(key)
+    number = getattr(value, "value", None)
+    return int(number) if isinstance(number, int | float) else None

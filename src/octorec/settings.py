@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from octorec.constants import MODEL_DIMENSIONS, MODEL_NAME
 from octorec.embeddings.encoder import EmbeddingBackend, default_cache_dir
 
+MAX_TOP_N = 1000
+"""The most recommendations per user `RECOMMENDATION_TOP_N` may ask for."""
+
 
 class SourceKind(StrEnum):
     """Where `github_scraping` reads GitHub data from."""
@@ -45,7 +48,9 @@ class ScoringWeights(_Weights):
     `ORIGIN_WEIGHTS` are the original design's; `ContentWeights` serve users who know nothing.
     """
 
-    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_WEIGHT_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RECOMMENDATION_WEIGHT_", frozen=True, allow_inf_nan=False
+    )
 
     semantic: float = Field(0.4, ge=0)
     category: float = Field(0.0, ge=0)
@@ -58,7 +63,9 @@ class ContentWeights(_Weights):
     """Weights of the content components for users who know no project yet (cold start), and of
     the hybrid embeddings' blocks. The defaults are the original design's."""
 
-    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_CONTENT_WEIGHT_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RECOMMENDATION_CONTENT_WEIGHT_", frozen=True, allow_inf_nan=False
+    )
 
     semantic: float = Field(0.25, ge=0)
     category: float = Field(0.45, ge=0)
@@ -90,7 +97,9 @@ class Retrieval(StrEnum):
 class ScorerSettings(BaseSettings):
     """How the semantic and collaborative components are computed (docs/quality.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="RECOMMENDATION_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RECOMMENDATION_", frozen=True, allow_inf_nan=False
+    )
 
     semantic_neighbours: int = Field(
         10, ge=0, description="known projects averaged per candidate; 0: cosine to the mean"
@@ -119,7 +128,7 @@ class CandidateFilters(BaseSettings):
     """Which projects may be recommended at all."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RECOMMENDATION_", frozen=True, env_parse_none_str=""
+        env_prefix="RECOMMENDATION_", frozen=True, env_parse_none_str="", allow_inf_nan=False
     )
 
     exclude_archived: bool = True
@@ -141,7 +150,7 @@ class Settings(BaseSettings):
     every process of a run (Dagster, dbt, the CLI) agrees on the same files.
     """
 
-    model_config = SettingsConfigDict(frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     source: SourceKind = Field(
         SourceKind.SNAPSHOT, validation_alias=AliasChoices("OCTOREC_SOURCE", "source")
@@ -158,6 +167,11 @@ class Settings(BaseSettings):
     database: Path = Field(
         Path("data/octorec.duckdb"),
         validation_alias=AliasChoices("OCTOREC_DATABASE", "database"),
+    )
+    dbt_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("OCTOREC_DBT_DIR", "dbt_dir"),
+        description="dbt's target and log folders, one per warehouse; unset: $DAGSTER_HOME/dbt",
     )
     database_url: SecretStr | None = Field(
         None,
@@ -201,10 +215,24 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OCTOREC_MODEL_CACHE", "model_cache_dir"),
         description="where the ONNX exports of the model are kept",
     )
-    top_n: int = Field(5, gt=0, validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n"))
+    top_n: int = Field(
+        5,
+        gt=0,
+        le=MAX_TOP_N,
+        validation_alias=AliasChoices("RECOMMENDATION_TOP_N", "top_n"),
+        description=f"recommendations kept per user, at most {MAX_TOP_N}",
+    )
     min_similarity: float = Field(
         0.05,
         validation_alias=AliasChoices("RECOMMENDATION_MIN_SIMILARITY", "min_similarity"),
+    )
+    allow_empty_results: bool = Field(
+        False,
+        validation_alias=AliasChoices("OCTOREC_ALLOW_EMPTY_RESULTS", "allow_empty_results"),
+        description=(
+            "let a scoring run that recommends nothing replace a stored table that had "
+            "recommendations (warns instead of failing)"
+        ),
     )
     force: bool = Field(
         False,
@@ -221,6 +249,15 @@ class Settings(BaseSettings):
         3600.0,
         ge=0,
         validation_alias=AliasChoices("OCTOREC_RUN_LOCK_TIMEOUT", "run_lock_timeout_seconds"),
+    )
+    warehouse_retry_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=AliasChoices("OCTOREC_WAREHOUSE_RETRY_SECONDS", "warehouse_retry_seconds"),
+        description=(
+            "first wait before a PostgreSQL server that cannot be reached is tried again "
+            "(three retries, the wait doubling: 5, 10, 20 s)"
+        ),
     )
     user_profile_weight: float = Field(
         0.3,
@@ -302,11 +339,16 @@ class Settings(BaseSettings):
         return url
 
     @field_validator(
-        "snapshot_dir", "database", "evaluation_database", "model_cache_dir", mode="after"
+        "snapshot_dir",
+        "database",
+        "evaluation_database",
+        "model_cache_dir",
+        "dbt_dir",
+        mode="after",
     )
     @classmethod
-    def _absolute(cls, path: Path) -> Path:
-        return path.expanduser().resolve()
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
 
 
 class SettingsError(ValueError):

@@ -64,6 +64,29 @@ def test_dbt_tests_are_asset_checks() -> None:
         "dbt_project_enriched_data",
         "dbt_user_embeddings_data",
         "dbt_user_project_similarities",
+        # octorec's own checks on what users read (issue 18)
+        "project_semantic_embeddings",
+        "user_embeddings",
+        "user_project_similarities",
+    }
+
+
+def test_what_users_read_is_checked_and_the_harmful_checks_block() -> None:
+    from octorec.scoring import checks as names
+
+    graph = defs().resolve_asset_graph()
+    found = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking
+        for key in graph.asset_check_keys
+        if not key.asset_key.to_user_string().startswith("dbt_")
+    }
+    assert found == {
+        ("project_semantic_embeddings", names.EMBEDDINGS_UNIT_NORM): False,
+        ("user_embeddings", names.EMBEDDINGS_UNIT_NORM): False,
+        ("user_project_similarities", names.AT_MOST_TOP_N): True,
+        ("user_project_similarities", names.NOTHING_ALREADY_KNOWN): True,
+        ("user_project_similarities", names.SCORES_FINITE_ABOVE_THRESHOLD): True,
+        ("user_project_similarities", names.COVERAGE_HELD): False,
     }
 
 

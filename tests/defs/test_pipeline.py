@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from octorec.definitions import defs
+from octorec.defs.resources import FORCE_CONFIG
 from octorec.settings import ScoringWeights, load_settings
 from octorec.warehouse import open_warehouse
 from tests.conftest import COLD_START_LOGIN, NO_SIGNAL_LOGIN, OWNED_REPOSITORY, SLICE_USERS
@@ -15,10 +16,10 @@ pytestmark = pytest.mark.slow
 COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative")
 
 
-def _run() -> dg.ExecuteInProcessResult:
+def _run(run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def("training_data_pipeline")
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance)
+        return job.execute_in_process(instance=instance, run_config=run_config)
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -45,8 +46,8 @@ def runs(sample_slice: Path, tmp_path_factory: pytest.TempPathFactory):
                 "ORDER BY user_login, rank"
             ).to_pylist()
         second = _run()
-        env.setenv("OCTOREC_FORCE", "1")
-        forced = _run()
+        # Forcing is run config: {"resources": {"octorec": {"config": {"force": true}}}}.
+        forced = _run(FORCE_CONFIG)
     return database, first, first_rows, second, forced
 
 

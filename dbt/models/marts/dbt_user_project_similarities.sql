@@ -1,6 +1,7 @@
 -- What the scorer needs per user: their semantic vector (not the hybrid one, whose blocks are
--- scaled by the content weights), category and tech-stack sets, and the projects to exclude. One row per user; the users × projects product is never materialised here, the
--- scorer computes it in bounded blocks.
+-- scaled by the content weights), category and tech-stack sets, and the projects to exclude.
+-- One row per user; the users × projects product is never materialised here, the scorer
+-- computes it in bounded blocks.
 select
     d.user_login,
     e.embedding,

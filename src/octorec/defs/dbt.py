@@ -1,13 +1,14 @@
 """The dbt models as Dagster assets (dagster-dbt), with dbt tests as asset checks."""
 
-import hashlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -18,10 +19,10 @@ from dagster_dbt import (
 from octorec import constants as c
 from octorec.dbt_project import (
     DBT_PROJECT_DIR,
-    dbt_environment,
     dbt_executable,
     dbt_project,
     dbt_resource,
+    dbt_target_dir,
     project_files_fingerprint,
     upstream_source_tables,
 )
@@ -113,36 +114,53 @@ def _build(
     The inputs are the dbt project's files and the contents of every source table upstream of
     the models; when their fingerprint equals the one of the last successful build here (and
     the tables exist), dbt would rebuild identical tables and pass the same tests, so the step
-    reports them unchanged instead. `OCTOREC_FORCE=1` always rebuilds.
+    reports them unchanged instead. Forcing (`force` run config, `OCTOREC_FORCE=1`) always
+    rebuilds. Each model is logged as dbt finishes it; dbt's own lines go to the step's stdout.
     """
+    settings = octorec.settings()
     models = sorted(key.path[-1] for key in context.selected_asset_keys)
     step = "dbt build " + " ".join(models)
     with octorec.warehouse() as warehouse:
         fingerprint = _inputs_fingerprint(warehouse, models)
         previous = last_success(warehouse, step)
         counts = _row_counts(warehouse, models)
-    unchanged = previous is not None and previous.fingerprint == fingerprint
-    if unchanged and counts is not None and not octorec.settings().force:
-        assert previous is not None
+        unchanged = previous is not None and previous.fingerprint == fingerprint
+        skip = unchanged and counts is not None and not settings.force
+        if not skip:
+            # From here the tables change: until this build succeeds, no earlier success may
+            # vouch for them (a failed build followed by unchanged inputs must not be skipped).
+            forget_step(warehouse, step)
+    if skip:
+        assert previous is not None and counts is not None
         context.log.info(
             f"{', '.join(models)}: inputs unchanged since run {previous.run_id}, dbt not run"
         )
         yield from _unchanged_results(context, counts, previous.run_id)
         return
-    # From here the tables change: until this build succeeds, no earlier success may vouch
-    # for them (a failed build followed by unchanged inputs must not be skipped).
-    with octorec.warehouse() as warehouse:
-        forget_step(warehouse, step)
     octorec.export_for_dbt()
     # One target folder per warehouse, kept between invocations: dbt's partial parse then
     # skips re-parsing the project (dagster-dbt's default is a fresh folder per invocation).
-    target = _target_path(octorec.settings().warehouse_location)
+    target = dbt_target_dir(settings.warehouse_location, settings.dbt_dir)
     if seed:
         _seed_when_changed(context, dbt, octorec, target)
     # Events are collected first: row counts need the database, which dbt (DuckDB: one writer
     # process) holds until its whole build, tests included, has finished. dagster-dbt's own
     # fetch_row_counts() would keep an adapter connection, and so the file lock, open here.
-    events = list(dbt.cli(["build"], context=context, target_path=target).stream())
+    started = time.perf_counter()
+    try:
+        invocation = dbt.cli(["build"], context=context, target_path=target)
+        events = list(_logged(context, invocation.stream()))
+    except DagsterDbtCliRuntimeError:
+        # dbt cannot say "the server went away" in a way Python can read: when the warehouse
+        # cannot be reached now, opening it asks Dagster to retry the step; else dbt's error.
+        with octorec.warehouse():
+            pass
+        raise
+    tests = sum(isinstance(event, dg.AssetCheckResult) for event in events)
+    context.log.info(
+        f"dbt build {', '.join(models)}: {len(models)} models and {tests} tests "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     keys = context.assets_def.keys_by_output_name
     with octorec.warehouse() as warehouse:
         for event in events:
@@ -157,27 +175,35 @@ def _build(
         record_fingerprint(warehouse, step, fingerprint, context.run_id)
 
 
-def _target_path(location: str | Path) -> Path:
-    # Named after where the warehouse is, never after its password.
-    where = {k: v for k, v in dbt_environment(location).items() if "PASSWORD" not in k}
-    digest = hashlib.sha256(repr(sorted(where.items())).encode()).hexdigest()[:12]
-    return Path(dbt_project().project_dir) / "target" / f"dagster-{digest}"
+def _logged(context: dg.AssetExecutionContext, events: Iterable[Any]) -> Iterator[Any]:
+    """Pass dbt's events on, logging each model (and failed test) as dbt finishes it."""
+    for event in events:
+        if isinstance(event, dg.Output):
+            duration = event.metadata.get("Execution Duration")
+            seconds = duration.value if duration is not None else None
+            took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+            context.log.info(f"dbt: built {event.output_name}{took}")
+        elif isinstance(event, dg.AssetCheckResult) and not event.passed:
+            context.log.warning(f"dbt: test {event.check_name} failed")
+        yield event
 
 
 def _seed_when_changed(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, octorec: OctorecResource, target: Path
 ) -> None:
     """`dbt seed`, unless the seeds are loaded here and unchanged since (or forced)."""
+    fingerprint = project_files_fingerprint()
     with octorec.warehouse() as warehouse:
-        fingerprint = project_files_fingerprint()
         previous = last_success(warehouse, SEED_STEP)
         loaded = _row_counts(warehouse, [c.TAXONOMY_CATEGORIES, c.TAXONOMY_TECH_STACK])
-    unchanged = previous is not None and previous.fingerprint == fingerprint
-    if unchanged and loaded is not None and not octorec.settings().force:
+        unchanged = previous is not None and previous.fingerprint == fingerprint
+        skip = unchanged and loaded is not None and not octorec.settings().force
+        if not skip:
+            forget_step(warehouse, SEED_STEP)
+    if skip:
         context.log.info("taxonomy seeds loaded and unchanged: dbt seed not run")
         return
-    with octorec.warehouse() as warehouse:
-        forget_step(warehouse, SEED_STEP)
+    context.log.info("dbt seed: loading the taxonomy seeds")
     dbt.cli(["seed"], manifest=dbt_project().manifest_path, target_path=target).wait()
     with octorec.warehouse() as warehouse:
         record_fingerprint(warehouse, SEED_STEP, fingerprint, context.run_id)

@@ -1,102 +1,98 @@
 """Assets of the `ml_embeddings` group: project semantic and hybrid vectors, user vectors.
 
-With `OCTOREC_SHARDS` above 1 the project assets are partitioned by project shard and the user
-vectors by user shard (`octorec.defs.partitions`); each partition writes only its own rows.
+The asset bodies are module-level functions (call them directly with a context from
+`dg.build_asset_context()` and an `OctorecResource`); `_assets` turns them into asset
+definitions for a shard count. With `OCTOREC_SHARDS` above 1 the project assets are partitioned
+by project shard and the user vectors by user shard (`octorec.defs.partitions`); each partition
+writes only its own rows.
 """
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import dagster as dg
 
 from octorec import constants as c
+from octorec.defs.checks import check_result, embedding_check_spec
 from octorec.defs.partitions import RETRY_POLICY, every_shard_of, shard_of_run, shard_partitions
 from octorec.defs.resources import OctorecResource
 from octorec.embeddings.projects import build_project_hybrids, embed_projects
 from octorec.embeddings.users import build_user_embeddings
+from octorec.scoring.checks import embeddings_unit_norm
 from octorec.sharding import configured_shards
+from octorec.warehouse import Warehouse
 
 GROUP = "ml_embeddings"
+PROGRESS_SECONDS = 5.0
+"""How often an embedding step logs how far it has got."""
 
 
-def _assets(shards: int) -> Sequence[dg.AssetsDefinition]:
-    """The three embedding assets; with `shards` above 1, partitioned by shard."""
-    partitions = shard_partitions(shards)
-    retry = RETRY_POLICY if partitions else None
+def embedding_progress(
+    log: Callable[[str], None], what: str = "texts", every: float = PROGRESS_SECONDS
+) -> Callable[[int, int], None]:
+    """A `(done, total)` callback that logs "embedded 1,024 of 6,279 texts (312 texts/s)" at
+    most every `every` seconds, and once more when the last text is done.
 
-    @dg.asset(
-        group_name=GROUP,
-        deps=[c.DBT_PROJECT_ENRICHED_DATA],
-        kinds={"onnx", "duckdb"},
-        partitions_def=partitions,
-        retry_policy=retry,
-    )
-    def project_semantic_embeddings(
-        context: dg.AssetExecutionContext, octorec: OctorecResource
-    ) -> dg.MaterializeResult:
-        """384-d L2-normalised MiniLM embeddings of each project's text.
+    The clock starts at the first report (the encoder reports 0 done once its model is loaded),
+    so the rate is the encoder's own.
+    """
+    first: tuple[float, int] | None = None
+    last = 0.0
 
-        Vectors are cached by (model, backend, content hash): a project whose text did not
-        change is not embedded again (unless forced: `octorec run --force`).
-        `EMBEDDING_BACKEND` picks the encoder (int8 ONNX on CPU by default). Partitioned by
-        project shard, each partition embeds its own projects.
-        """
-        return _embed_projects(context, octorec, *shard_of_run(context, shards))
+    def report(done: int, total: int) -> None:
+        nonlocal first, last
+        now = time.perf_counter()
+        if first is None:
+            first, last = (now, done), now
+        if now - last < every and done < total:
+            return
+        last = now
+        elapsed, counted = now - first[0], done - first[1]
+        rate = f" ({counted / elapsed:,.0f} {what}/s)" if elapsed > 0 and counted > 0 else ""
+        log(f"embedded {done:,} of {total:,} {what}{rate}")
 
-    @dg.asset(
-        group_name=GROUP,
-        deps=[project_semantic_embeddings, c.DBT_PROJECT_ENRICHED_DATA],
-        kinds={"numpy", "duckdb"},
-        partitions_def=partitions,
-        retry_policy=retry,
-    )
-    def project_hybrid_embeddings(
-        context: dg.AssetExecutionContext, octorec: OctorecResource
-    ) -> dg.MaterializeResult:
-        """Semantic ⊕ category ⊕ tech stack ⊕ popularity, normalised; with the features.
+    return report
 
-        Blocks are weighted by the square roots of the scoring weights, so a dot product of two
-        hybrid vectors mirrors the recommendation score. Partitioned by project shard, each
-        partition reads and writes its own projects.
-        """
-        return _build_hybrids(context, octorec, *shard_of_run(context, shards))
 
-    @dg.asset(
-        group_name=GROUP,
-        deps=[c.DBT_USER_EMBEDDINGS_DATA, every_shard_of(project_hybrid_embeddings, shards)],
-        kinds={"onnx", "duckdb"},
-        partitions_def=partitions,
-        retry_policy=retry,
-    )
-    def user_embeddings(
-        context: dg.AssetExecutionContext, octorec: OctorecResource
-    ) -> dg.MaterializeResult:
-        """User vectors from their profile text and the embeddings of the projects they know.
-
-        Users get the project hybrid layout, built from their own categories, tech stack and
-        the mean popularity of their projects. Partitioned by user shard, each partition reads
-        its users and the vectors of the projects they know, and writes its users' rows.
-        """
-        return _embed_users(context, octorec, *shard_of_run(context, shards))
-
-    return [project_semantic_embeddings, project_hybrid_embeddings, user_embeddings]
+def _vector_check(
+    warehouse: Warehouse, table: str, column: str, dimensions: int, *, zero_allowed: bool = False
+) -> dg.AssetCheckResult:
+    """The dimension and unit-norm check on every vector stored in `table.column`."""
+    vectors = warehouse.query(f"SELECT {column} FROM {table}").column(column)
+    return check_result(embeddings_unit_norm(vectors, dimensions, zero_allowed=zero_allowed))
 
 
 def _shard_metadata(shard: int, shards: int) -> dict[str, int]:
     return {"shard": shard, "shards": shards} if shards > 1 else {}
 
 
-def _embed_projects(
-    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int, shards: int
+def project_semantic_embeddings(
+    context: dg.AssetExecutionContext, octorec: OctorecResource
 ) -> dg.MaterializeResult:
+    """384-d L2-normalised MiniLM embeddings of each project's text.
+
+    Vectors are cached by (model, backend, content hash): a project whose text did not
+    change is not embedded again (unless forced: `octorec run --force`, or the run config
+    `{"resources": {"octorec": {"config": {"force": true}}}}`). `EMBEDDING_BACKEND` picks the
+    encoder (int8 ONNX on CPU by default). Partitioned by project shard, each partition embeds
+    its own projects.
+    """
+    shard, shards = shard_of_run(context)
+    settings = octorec.settings()
     encoder = octorec.encoder()
     with octorec.warehouse() as warehouse:
         summary = embed_projects(
             warehouse,
             encoder,
             context.run_id,
-            refresh=octorec.settings().force,
+            refresh=settings.force,
             shard=shard,
             shards=shards,
+            on_progress=embedding_progress(context.log.info, "project texts"),
+        )
+        vectors = _vector_check(
+            warehouse, c.PROJECT_SEMANTIC_EMBEDDINGS, "embedding", settings.model_dimensions
         )
     rate = summary.embedded / summary.seconds if summary.embedded else 0.0
     context.log.info(
@@ -115,13 +111,21 @@ def _embed_projects(
             "dimensions": encoder.dimensions,
             "seconds": round(summary.seconds, 2),
             "texts_per_second": round(rate, 1),
-        }
+        },
+        check_results=[vectors],
     )
 
 
-def _build_hybrids(
-    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int, shards: int
+def project_hybrid_embeddings(
+    context: dg.AssetExecutionContext, octorec: OctorecResource
 ) -> dg.MaterializeResult:
+    """Semantic ⊕ category ⊕ tech stack ⊕ popularity, normalised; with the features.
+
+    Blocks are weighted by the square roots of the scoring weights, so a dot product of two
+    hybrid vectors mirrors the recommendation score. Partitioned by project shard, each
+    partition reads and writes its own projects.
+    """
+    shard, shards = shard_of_run(context)
     settings = octorec.settings()
     with octorec.warehouse() as warehouse:
         summary = build_project_hybrids(warehouse, settings, context.run_id, shard, shards)
@@ -139,24 +143,83 @@ def _build_hybrids(
     )
 
 
-def _embed_users(
-    context: dg.AssetExecutionContext, octorec: OctorecResource, shard: int, shards: int
+def user_embeddings(
+    context: dg.AssetExecutionContext, octorec: OctorecResource
 ) -> dg.MaterializeResult:
+    """User vectors from their profile text and the embeddings of the projects they know.
+
+    Users get the project hybrid layout, built from their own categories, tech stack and
+    the mean popularity of their projects. Profile texts are cached like project texts.
+    Partitioned by user shard, each partition reads its users and the vectors of the projects
+    they know, and writes its users' rows.
+    """
+    shard, shards = shard_of_run(context)
     settings = octorec.settings()
+    encoder = octorec.encoder()
     with octorec.warehouse() as warehouse:
         summary = build_user_embeddings(
-            warehouse, octorec.encoder(), settings, context.run_id, shard, shards
+            warehouse,
+            encoder,
+            settings,
+            context.run_id,
+            shard,
+            shards,
+            on_progress=embedding_progress(context.log.info, "profile texts"),
         )
-    context.log.info(f"{summary.users} user vectors ({summary.bases}) in {summary.seconds:.1f} s")
+        # A user with nothing to embed (no profile text, no known project) has a zero vector.
+        vectors = _vector_check(
+            warehouse,
+            c.USER_EMBEDDINGS,
+            "semantic_embedding",
+            settings.model_dimensions,
+            zero_allowed=True,
+        )
+    context.log.info(
+        f"{summary.users} user vectors ({summary.bases}); profile texts embedded "
+        f"{summary.texts_embedded}, reused {summary.texts_reused} from the cache; "
+        f"in {summary.seconds:.1f} s"
+    )
     return dg.MaterializeResult(
         metadata={
             **_shard_metadata(shard, shards),
             "dagster/row_count": summary.users,
             "semantic_basis": summary.bases,
             "profiles_embedded": summary.profiles_embedded,
+            "embedded": summary.texts_embedded,
+            "reused_from_cache": summary.texts_reused,
             "seconds": round(summary.seconds, 2),
-        }
+        },
+        check_results=[vectors],
     )
+
+
+def _assets(shards: int) -> Sequence[dg.AssetsDefinition]:
+    """The three embedding assets; with `shards` above 1, partitioned by shard."""
+    partitions = shard_partitions(shards)
+    common: dict[str, Any] = {
+        "group_name": GROUP,
+        "partitions_def": partitions,
+        "retry_policy": RETRY_POLICY if partitions else None,
+    }
+    return [
+        dg.asset(
+            deps=[c.DBT_PROJECT_ENRICHED_DATA],
+            kinds={"onnx", "duckdb"},
+            check_specs=[embedding_check_spec(c.PROJECT_SEMANTIC_EMBEDDINGS, "embedding")],
+            **common,
+        )(project_semantic_embeddings),
+        dg.asset(
+            deps=[c.PROJECT_SEMANTIC_EMBEDDINGS, c.DBT_PROJECT_ENRICHED_DATA],
+            kinds={"numpy", "duckdb"},
+            **common,
+        )(project_hybrid_embeddings),
+        dg.asset(
+            deps=[c.DBT_USER_EMBEDDINGS_DATA, every_shard_of(c.PROJECT_HYBRID_EMBEDDINGS, shards)],
+            kinds={"onnx", "duckdb"},
+            check_specs=[embedding_check_spec(c.USER_EMBEDDINGS, "semantic_embedding")],
+            **common,
+        )(user_embeddings),
+    ]
 
 
 def defs() -> dg.Definitions:

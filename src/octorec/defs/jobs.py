@@ -1,7 +1,7 @@
 """The jobs: the whole pipeline; with shards, its unsharded start and the sharded stages' jobs.
 
 A sharded pipeline mixes partitioned and unpartitioned assets, which one job cannot run in
-order; the whole of it runs as one Dagster asset backfill (README, Scale-out), and these jobs
+order; the whole of it runs as one Dagster asset backfill (docs/scale-out.md), and these jobs
 run its parts: `training_data_pipeline` everything upstream of the shards,
 `embed_project_shards` and `score_user_shards` one shard per run (`dagster job backfill`).
 """

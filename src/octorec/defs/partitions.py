@@ -29,8 +29,14 @@ def every_shard_of(asset: str | dg.AssetsDefinition, shards: int) -> dg.AssetDep
     return dg.AssetDep(asset)
 
 
-def shard_of_run(context: dg.AssetExecutionContext, shards: int) -> tuple[int, int]:
-    """(shard, shards) this materialisation covers: (0, 1) when the asset is not sharded."""
-    if context.has_partition_key:
-        return int(context.partition_key), shards
-    return 0, 1
+def shard_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
+    """(shard, shards) this materialisation covers: (0, 1) when the asset is not sharded.
+
+    The shard count is the asset's own partitions' (fixed when the code location loaded), so a
+    partition key and the split of the rows always agree.
+    """
+    if not context.has_partition_key:
+        return 0, 1
+    partitions = context.assets_def.partitions_def
+    assert partitions is not None  # a partition key comes from the asset's partitions
+    return int(context.partition_key), len(partitions.get_partition_keys())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -64,16 +64,26 @@ class CachedEncoding:
     reused: int
 
 
+def _offset(
+    on_progress: Callable[[int, int], None], offset: int, total: int
+) -> Callable[[int], None]:
+    """A chunk's progress (texts done in it) as the whole call's (done of total)."""
+    return lambda done: on_progress(offset + done, total)
+
+
 def encode_with_cache(
     warehouse: Warehouse,
     encoder: TextEncoder,
     texts: Sequence[str],
     hashes: Sequence[str],
     refresh: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> CachedEncoding:
     """Embed only the texts whose hash the cache lacks, store them, return all vectors in order.
 
     `refresh` embeds every text again and overwrites its cached vector (`octorec run --force`).
+    `on_progress(done, total)` is told, as batches finish, how many of the `total` texts that
+    need embedding are embedded.
     """
     if len(texts) != len(hashes):
         raise ValueError("texts and hashes must be the same length")
@@ -99,7 +109,8 @@ def encode_with_cache(
     # keeps what it did, and the next one starts from there.
     for start in range(0, len(missing), ENCODE_CHUNK):
         chunk = missing[start : start + ENCODE_CHUNK]
-        parts.append(encoder.encode([text_of[h] for h in chunk]))
+        report = None if on_progress is None else _offset(on_progress, start, len(missing))
+        parts.append(encoder.encode([text_of[h] for h in chunk], on_progress=report))
         warehouse.upsert(
             c.EMBEDDING_CACHE,
             pa.table(

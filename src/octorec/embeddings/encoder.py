@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from octorec.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+PROGRESS_BATCHES = 16
+"""With a progress callback, the torch backend reports after this many batches."""
 
 
 class EmbeddingBackend(StrEnum):
@@ -51,7 +54,12 @@ class ModelUnavailableError(RuntimeError):
 class _Backend(Protocol):
     dimensions: int
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray: ...
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray: ...
 
 
 def resolve_model_path(model_name: str) -> Path:
@@ -109,16 +117,32 @@ class _TorchBackend:
         self.model.max_seq_length = max_tokens
         self.dimensions = int(self.model.get_embedding_dimension() or 0)
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        # sentence-transformers already sorts each call's texts by length before batching.
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        # sentence-transformers already sorts each call's texts by length before batching; with
+        # a progress callback the texts go in slices of PROGRESS_BATCHES batches (float32 on
+        # either side: the same vectors to rounding).
+        step = len(texts) if on_progress is None else batch_size * PROGRESS_BATCHES
+        parts = []
+        if on_progress is not None:
+            on_progress(0)
+        for start in range(0, len(texts), max(step, 1)):
+            parts.append(
+                self.model.encode(
+                    list(texts[start : start + step]),
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            )
+            if on_progress is not None:
+                on_progress(min(start + step, len(texts)))
+        return np.asarray(np.vstack(parts), dtype=np.float32)
 
 
 @cache
@@ -245,13 +269,16 @@ class TextEncoder:
                 "embeddings; set MODEL_DIMENSIONS to match the model"
             )
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts`, one L2-normalised float32 row each."""
+    def encode(
+        self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Embed `texts`, one L2-normalised float32 row each; `on_progress`, when given, is told
+        how many of them are done as the batches finish."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         self.check()
         started = time.perf_counter()
-        vectors = self._backend().encode(texts, self.batch_size)
+        vectors = self._backend().encode(texts, self.batch_size, on_progress)
         elapsed = time.perf_counter() - started
         logger.info(
             "embedded %d texts with %s in %.1f s (%.0f texts/s)",

@@ -12,7 +12,7 @@ use.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +59,20 @@ class OnnxSentenceEncoder:
         self.session = ort.InferenceSession(str(onnx_file), options, providers=providers)
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """One L2-normalised float32 row per text, in the order given."""
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """One L2-normalised float32 row per text, in the order given; `on_progress` is told
+        how many texts are done after each batch."""
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(encoding.ids) for encoding in encodings])
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if on_progress is not None:
+            on_progress(0)
+        done = 0
         for width in np.unique(lengths).tolist():
             same = np.flatnonzero(lengths == width)
             for start in range(0, len(same), batch_size):
@@ -76,6 +85,9 @@ class OnnxSentenceEncoder:
                 )
                 for position, row in enumerate(rows):
                     vectors[row] = _mean_pooled(tokens[position])
+                done += len(rows)
+                if on_progress is not None:
+                    on_progress(done)
         return vectors
 
 

@@ -6,7 +6,7 @@ batch. `onnx-int8` then quantises, with ONNX Runtime's
 dynamic quantisation, the weights of the attention projections and the feed-forward expansion to
 int8 (per channel); the feed-forward output projection, whose inputs carry the GELU's outliers,
 stays float32. That split keeps a mean cosine above 0.99 to the reference vectors where
-quantising every layer does not keep the nearest neighbours (see README, Performance).
+quantising every layer does not keep the nearest neighbours (see docs/performance.md).
 
 ONNX Runtime's dynamic quantisation picks one activation scale per tensor, that is per batch: a
 text's vector would then depend on the texts it was batched with (and on the padding of the

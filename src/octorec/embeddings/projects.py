@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -61,9 +62,13 @@ def embed_projects(
     refresh: bool = False,
     shard: int = 0,
     shards: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SemanticSummary:
     """Embed the enriched projects' texts (reusing cached vectors unless `refresh`) and replace
-    the table, or with `shards` above 1, only the rows of the projects in `shard`."""
+    the table, or with `shards` above 1, only the rows of the projects in `shard`.
+
+    `on_progress(done, total)` follows the texts being embedded (`encode_with_cache`).
+    """
     started = time.perf_counter()
     condition, params = warehouse.shard_condition("full_name", shard, shards)
     projects = warehouse.query(
@@ -77,6 +82,7 @@ def embed_projects(
         projects.column("embedding_text").to_pylist(),
         projects.column("content_hash").to_pylist(),
         refresh=refresh,
+        on_progress=on_progress,
     )
     rows = pa.table(
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -77,6 +78,9 @@ class UserEmbeddingSummary:
     bases: dict[str, int]
     profiles_embedded: int
     seconds: float
+    texts_embedded: int = 0
+    """Distinct profile texts embedded now (the others came from the embedding cache)."""
+    texts_reused: int = 0
 
 
 def build_user_embeddings(
@@ -86,12 +90,14 @@ def build_user_embeddings(
     run_id: str,
     shard: int = 0,
     shards: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> UserEmbeddingSummary:
     """Embed the users from their profile text and known projects and replace the user table,
     or with `shards` above 1, only the rows of the users in `shard`.
 
     Only the vectors of the projects these users know are read. The user's hybrid vector uses
-    the project layout, so users and projects live in one space.
+    the project layout, so users and projects live in one space. `on_progress(done, total)`
+    follows the profile texts being embedded (`encode_with_cache`).
     """
     started = time.perf_counter()
     condition, params = warehouse.shard_condition("user_login", shard, shards)
@@ -118,10 +124,14 @@ def build_user_embeddings(
     has_profile = np.array([text is not None for text in profile_texts], dtype=bool)
     profile_vectors = np.zeros((users.num_rows, settings.model_dimensions), dtype=np.float32)
     texts = [text for text in profile_texts if text is not None]
+    embedded = reused = 0
     if texts:
         hashes = [content_hash(t) for t in texts]
-        encoded = encode_with_cache(warehouse, encoder, texts, hashes, refresh=settings.force)
+        encoded = encode_with_cache(
+            warehouse, encoder, texts, hashes, refresh=settings.force, on_progress=on_progress
+        )
         profile_vectors[has_profile] = encoded.vectors
+        embedded, reused = encoded.embedded, encoded.reused
 
     semantic, bases = user_semantic_vectors(
         interactions, project_semantic, profile_vectors, has_profile, settings.user_profile_weight
@@ -152,4 +162,6 @@ def build_user_embeddings(
         bases=dict(Counter(str(b) for b in bases)),
         profiles_embedded=len(texts),
         seconds=time.perf_counter() - started,
+        texts_embedded=embedded,
+        texts_reused=reused,
     )

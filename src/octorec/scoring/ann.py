@@ -16,7 +16,7 @@ is rescored with the exact formula (`Scorer.pair_components`), so only the choic
 candidates is approximate. The index's blocks are those of the registered components that have
 a vector form (`ComponentScores.project_block`), in registry order.
 
-Measured at 100,000 users × 125,000 projects (README, Performance): an HNSW graph (usearch)
+Measured at 100,000 users × 125,000 projects (docs/performance.md): an HNSW graph (usearch)
 recalled 0.887 of the exact top 5 in 126 s; IVF-Flat with 48 of 1,024 cells probed 0.961 in
 73.5 s; 4-bit codes with 64 cells probed, re-ranked, 0.962 in a fraction of that (README).
 """

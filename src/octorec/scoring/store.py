@@ -35,6 +35,8 @@ class SimilaritySummary:
     users_with_recommendations: int
     seconds: float
     table: pa.Table
+    known: pa.Table | None = None
+    """(user_login, project_full_name) pairs the users starred or own, for the checks."""
 
 
 def weights_used(
@@ -119,14 +121,67 @@ def recommendations_table(
     )
 
 
-def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> SimilaritySummary:
-    """Score every user, keep the top N above the threshold, replace the result atomically."""
+def score_all(warehouse: Warehouse, settings: Settings, run_id: str) -> SimilaritySummary:
+    """Score every user and keep the top N above the threshold; writes nothing (`publish`
+    stores the result once everything the step reports and checks is computed)."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
-    table, summary = _score(users, projects, settings, run_id, started=started)
+    _, summary = _score(users, projects, settings, run_id, started=started)
+    return summary
+
+
+def publish(warehouse: Warehouse, table: pa.Table) -> None:
+    """Replace the stored recommendations with `table`, in one transaction."""
     ensure_component_columns(warehouse)
     warehouse.replace(c.USER_PROJECT_SIMILARITIES, table)
+
+
+def score_and_store(warehouse: Warehouse, settings: Settings, run_id: str) -> SimilaritySummary:
+    """Score every user, keep the top N above the threshold, replace the result atomically."""
+    summary = score_all(warehouse, settings, run_id)
+    publish(warehouse, summary.table)
     return summary
+
+
+class EmptyResultError(RuntimeError):
+    """A scoring run would replace stored recommendations with none."""
+
+
+def refuse_empty_result(
+    warehouse: Warehouse, summary: SimilaritySummary, *, allowed: bool
+) -> str | None:
+    """Refuse a result without a single recommendation when the stored table has some for
+    users who are still there.
+
+    Returns a warning to log where `allowed` (`OCTOREC_ALLOW_EMPTY_RESULTS`), else None.
+
+    Raises:
+        EmptyResultError: the result is empty, the stored table is not, and it was not allowed;
+            the stored table is kept.
+    """
+    if summary.recommendations > 0:
+        return None
+    # Only users still there count: the recommendations of users who left the data leave too.
+    stored = (
+        warehouse.query(
+            f"SELECT count(DISTINCT s.user_login) AS users FROM {c.USER_PROJECT_SIMILARITIES} "
+            f"AS s WHERE s.user_login IN (SELECT user_login FROM {c.DBT_USER_PROJECT_SIMILARITIES})"
+        )
+        .column("users")[0]
+        .as_py()
+    )
+    if not stored:
+        return None
+    message = (
+        f"this run recommends nothing to any of {summary.users} users, while "
+        f"{stored} users have recommendations stored"
+    )
+    if allowed:
+        return f"{message}; replacing them as OCTOREC_ALLOW_EMPTY_RESULTS=1 asks"
+    raise EmptyResultError(
+        f"{message}: kept the stored ones (check RECOMMENDATION_MIN_SIMILARITY and the "
+        "RECOMMENDATION_WEIGHT_* settings, or set OCTOREC_ALLOW_EMPTY_RESULTS=1)"
+    )
 
 
 def ensure_component_columns(warehouse: Warehouse) -> None:
@@ -268,5 +323,22 @@ def _score(
         users_with_recommendations=len(np.unique(result.user_index)),
         seconds=time.perf_counter() - started,
         table=table,
+        known=known_pairs(users, projects),
     )
     return table, summary
+
+
+def known_pairs(users: UserFeatures, projects: ProjectFeatures) -> pa.Table:
+    """The (user_login, project_full_name) pairs of `users.known`."""
+    known = users.known.tocsr()
+    rows = np.repeat(np.arange(known.shape[0]), np.diff(known.indptr))
+    logins = np.asarray(users.logins, dtype=object)
+    names = np.asarray(projects.names, dtype=object)
+    return pa.table(
+        {
+            "user_login": pa.array(logins[rows].tolist() if len(rows) else [], pa.string()),
+            "project_full_name": pa.array(
+                names[known.indices].tolist() if len(rows) else [], pa.string()
+            ),
+        }
+    )

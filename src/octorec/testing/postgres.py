@@ -7,8 +7,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 USER = "octorec"
@@ -36,9 +37,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class PostgresServer:
+    """A running throwaway server that a test may stop (as `pg_ctl stop -m immediate`, a crash)
+    and start again on the same port."""
+
+    url: str
+    port: int
+    stop: Callable[[], None]
+    start: Callable[[], None]
+
+
 @contextmanager
 def postgres_server() -> Iterator[tuple[str, int]]:
     """Start a server with password authentication; yield (url, port); stop and delete it."""
+    with controlled_postgres_server() as server:
+        yield server.url, server.port
+
+
+@contextmanager
+def controlled_postgres_server() -> Iterator[PostgresServer]:
+    """Start a server with password authentication; yield it with its stop and start; stop and
+    delete it at the end."""
     bindir = _bindir()
     root = Path(tempfile.mkdtemp(prefix="octorec-pg-"))
     run_as: list[str] = []
@@ -68,27 +88,36 @@ def postgres_server() -> Iterator[tuple[str, int]]:
         "--no-sync",
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
+
+    def start() -> None:
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop() -> None:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+    start()
     try:
         url = f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres"
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(f"CREATE DATABASE {DATABASE}")
-        yield f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}", port
-    finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
+        yield PostgresServer(
+            f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}", port, stop, start
         )
+    finally:
+        stop()
         shutil.rmtree(root, ignore_errors=True)

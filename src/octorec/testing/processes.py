@@ -7,6 +7,9 @@ when it never does, fails with the end of what the process printed, which is whe
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -92,11 +95,15 @@ def running_server(
     cwd: Path | None = None,
     timeout: float = 60.0,
     stop_timeout: float = 10.0,
+    process_group: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process writing to `log`, wait until `ready_url` answers, stop it on exit.
 
     The process is terminated (killed after `stop_timeout` seconds) whatever happens in the
-    block; a process that never answers fails with the end of its output.
+    block; a process that never answers fails with the end of its output. With
+    `process_group`, it starts in a session of its own and the whole group is stopped: what it
+    started (`make dev` starts `dagster dev`, which starts the webserver, the daemon and a
+    code server) goes with it.
     """
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -105,14 +112,45 @@ def running_server(
             env=dict(env) if env is not None else None,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=process_group,
         )
     try:
         wait_for_http(ready_url, process, timeout, output=log)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=stop_timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process, stop_timeout, process_group)
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float, group: bool) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds: to the process, or its whole group."""
+
+    def send(sig: signal.Signals) -> None:
+        if not group:
+            process.send_signal(sig)
+            return
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(process.pid, sig)
+
+    send(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        process.wait()
+    if group:
+        # The leader may exit before its children: give them the same time, then kill them.
+        deadline = time.monotonic() + timeout
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL_SECONDS)
+        if _group_alive(process.pid):
+            send(signal.SIGKILL)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -9,7 +9,7 @@ from octorec.warehouse.base import (
     WarehouseError,
     WarehouseUnavailableError,
 )
-from octorec.warehouse.connect import is_postgres_url, open_warehouse
+from octorec.warehouse.connect import connection_lost, is_postgres_url, open_warehouse
 from octorec.warehouse.vectors import matrix_from_arrow, vectors_to_arrow
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "WarehouseBusyError",
     "WarehouseError",
     "WarehouseUnavailableError",
+    "connection_lost",
     "is_postgres_url",
     "matrix_from_arrow",
     "open_warehouse",

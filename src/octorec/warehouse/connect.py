@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from octorec.warehouse.base import Warehouse
+from octorec.warehouse.base import Warehouse, WarehouseError, WarehouseUnavailableError
 
 
 def is_postgres_url(location: str | Path) -> bool:
@@ -41,3 +41,25 @@ def open_warehouse(
         yield warehouse
     finally:
         warehouse.close()
+
+
+def connection_lost(error: BaseException, location: str | Path) -> WarehouseUnavailableError | None:
+    """The one-line error for a PostgreSQL connection that broke while in use (the server was
+    stopped or restarted, the network went away), or None when `error` is something else.
+
+    Trying again later may work, as for a server that cannot be reached at the start."""
+    if not is_postgres_url(location):
+        return None
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError):
+        return None
+    from octorec.warehouse.postgres_warehouse import describe_url
+
+    try:
+        where = describe_url(str(location))
+    except WarehouseError:
+        where = "DATABASE_URL"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = (lines[0] if lines else type(error).__name__).replace(str(location), "<url>")
+    return WarehouseUnavailableError(f"lost the connection to PostgreSQL at {where}: {reason}")
