@@ -38,6 +38,10 @@ KEY_CHECKS = {
     "dbt_project_enriched_data": "unique_dbt_project_enriched_data_full_name",
     "dbt_user_embeddings_data": "unique_dbt_user_embeddings_data_user_login",
     "dbt_user_project_similarities": "unique_dbt_user_project_similarities_user_login",
+    # octorec's own checks on what users read (octorec.scoring.checks)
+    "project_semantic_embeddings": "embeddings_have_model_dimension_and_unit_norm",
+    "user_embeddings": "embeddings_have_model_dimension_and_unit_norm",
+    "user_project_similarities": "nothing_already_known",
 }
 # Loading the code location can parse the dbt project; on a small machine that takes a minute.
 STARTUP_TIMEOUT_SECONDS = 300.0
@@ -176,7 +180,9 @@ def test_the_job_has_exactly_those_ten_assets(asset_nodes: dict[str, dict[str, A
     assert len(in_job) == 10
 
 
-def test_dbt_tests_are_shown_as_asset_checks(asset_nodes: dict[str, dict[str, Any]]) -> None:
+def test_dbt_tests_and_output_checks_are_shown_as_asset_checks(
+    asset_nodes: dict[str, dict[str, Any]],
+) -> None:
     with_checks = {name for name, node in asset_nodes.items() if node["hasAssetChecks"]}
     assert with_checks == set(KEY_CHECKS)
     for name, check in KEY_CHECKS.items():
