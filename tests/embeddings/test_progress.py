@@ -24,7 +24,11 @@ def test_progress_counts_up_to_every_text_and_the_vectors_are_unchanged(
 
     assert done[0] == 0 and done[-1] == len(TEXTS)
     assert done == sorted(done) and len(set(done)) == len(done)
-    # onnx reports after each batch; torch after each slice of PROGRESS_BATCHES batches.
+    # onnx reports after each batch (batches hold texts of one token length, so there may be
+    # more than len(TEXTS) / BATCH of them); torch after each slice of PROGRESS_BATCHES batches.
     per_report = BATCH if backend == EmbeddingBackend.ONNX_INT8 else BATCH * PROGRESS_BATCHES
-    assert len(done) == 1 + -(-len(TEXTS) // per_report)
+    steps = np.diff(done)
+    assert steps.max() <= per_report and len(done) >= 1 + -(-len(TEXTS) // per_report)
+    if backend == EmbeddingBackend.TORCH:
+        assert len(done) == 1 + -(-len(TEXTS) // per_report)
     np.testing.assert_allclose(with_progress, without, atol=1e-6)
