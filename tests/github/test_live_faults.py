@@ -395,7 +395,7 @@ def test_a_star_of_the_wrong_shape_is_rejected_and_the_others_kept(
 def test_the_old_name_of_a_renamed_repository_never_reaches_dbt_projects(
     fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from octorec.defs.dbt import DBT_PROJECT_DIR
+    from octorec.dbt_project import run_dbt
 
     data = fake_github.data
     old = data.stars["guohekui"][0][0]
@@ -409,16 +409,8 @@ def test_the_old_name_of_a_renamed_repository_never_reaches_dbt_projects(
     finally:
         data.rename(new, old)
         data.renamed.clear()
-    dbt = str(Path(sys.executable).parent / "dbt")
-    for command in (["seed"], ["build", "--select", "dbt_projects"]):
-        completed = subprocess.run(
-            [dbt, *command, "--profiles-dir", str(DBT_PROJECT_DIR)],
-            cwd=DBT_PROJECT_DIR,
-            env={**os.environ, "OCTOREC_DATABASE": str(database)},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
+    # dbt as the pipeline runs it, pointed at this file whatever an earlier test left exported.
+    run_dbt(database, ["seed"], state_dir=tmp_path / "dbt-state")
+    run_dbt(database, ["build", "--select", "dbt_projects"], state_dir=tmp_path / "dbt-state")
     names = {r["full_name"] for r in _query(database, "SELECT full_name FROM dbt_projects")}
     assert new in names and old not in names
