@@ -22,6 +22,7 @@ from octorec.defs.resources import OctorecResource
 from octorec.defs.similarities import user_project_similarities
 from octorec.embeddings.cache import content_hash
 from octorec.warehouse import Warehouse, open_warehouse
+from tests.defs.hand_built import create_scoring_users
 
 DIMENSIONS = 384
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -158,14 +159,7 @@ def test_the_scoring_asset_recommends_each_user_the_neighbour_of_what_they_know(
     assert users["semantic_basis"] == {"interactions": 2}
     assert users["embedded"] == users["reused_from_cache"] == 0  # no profile text to embed
     with open_warehouse(database) as warehouse:
-        # What dbt_user_project_similarities selects (dbt/models/marts), by hand.
-        warehouse.execute(
-            f"CREATE TABLE {c.DBT_USER_PROJECT_SIMILARITIES} AS SELECT d.user_login, e.embedding, "
-            "e.semantic_embedding, "
-            "d.categories, d.tech_stack, d.known_projects, d.profile_basis, e.semantic_basis "
-            f"FROM {c.DBT_USER_EMBEDDINGS_DATA} AS d "
-            f"INNER JOIN {c.USER_EMBEDDINGS} AS e ON e.user_login = d.user_login"
-        )
+        create_scoring_users(warehouse)
 
     result = user_project_similarities(context, octorec)
 

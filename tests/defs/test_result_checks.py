@@ -17,6 +17,7 @@ from octorec.scoring import checks
 from octorec.scoring.store import score_all
 from octorec.warehouse import open_warehouse
 from octorec.warehouse.vectors import vectors_to_arrow
+from tests.defs.hand_built import create_scoring_users
 from tests.defs.test_assets import KNOWS, _fill_projects, _fill_users
 
 
@@ -111,13 +112,7 @@ def ready(monkeypatch: pytest.MonkeyPatch, database: Path) -> Path:
         (checks.EMBEDDINGS_UNIT_NORM, True)
     ]
     with open_warehouse(database) as warehouse:
-        warehouse.execute(
-            f"CREATE TABLE {c.DBT_USER_PROJECT_SIMILARITIES} AS SELECT d.user_login, e.embedding, "
-            "e.semantic_embedding, "
-            "d.categories, d.tech_stack, d.known_projects, d.profile_basis, e.semantic_basis "
-            f"FROM {c.DBT_USER_EMBEDDINGS_DATA} AS d "
-            f"INNER JOIN {c.USER_EMBEDDINGS} AS e ON e.user_login = d.user_login"
-        )
+        create_scoring_users(warehouse)
     return database
 
 
