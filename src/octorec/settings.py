@@ -245,6 +245,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("API_REFRESH_SECONDS", "api_refresh_seconds"),
         description="how often `octorec serve` looks for a newer run's results (0: never)",
     )
+    api_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("API_TOKEN", "api_token"),
+        description=(
+            "when set, writes (feedback) and requests that spend GitHub quota (refresh) need "
+            "`Authorization: Bearer <token>`; reads of stored results stay open"
+        ),
+    )
     run_lock_timeout_seconds: float = Field(
         3600.0,
         ge=0,
