@@ -2,7 +2,15 @@
 
 import dagster as dg
 
-from octorec.defs import dbt, embeddings, evaluation, ingestion, jobs, similarities
+from octorec.defs import (
+    automation,
+    dbt,
+    embeddings,
+    evaluation,
+    ingestion,
+    jobs,
+    similarities,
+)
 from octorec.defs.resources import OctorecResource
 
 
@@ -16,5 +24,6 @@ def defs() -> dg.Definitions:
         similarities.defs(),
         evaluation.defs(),
         jobs.defs(),
+        automation.defs(),
         dg.Definitions(resources={"octorec": OctorecResource()}),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -359,6 +360,52 @@ class Settings(BaseSettings):
         return path.expanduser().resolve() if path is not None else None
 
 
+class AutomationSettings(BaseSettings):
+    """When the pipeline runs by itself: the schedule and the snapshot sensor.
+
+    Read when the code location loads (`load_automation_settings`), like `OCTOREC_SHARDS`:
+    Dagster fixes a schedule's cron, timezone and default status, and a sensor's interval, in
+    the definitions. The cron string itself is checked by Dagster's own rules where the schedule
+    is defined (`octorec.defs.automation`), so what is accepted here is what Dagster runs.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OCTOREC_", frozen=True, allow_inf_nan=False)
+
+    schedule_cron: str = Field(
+        "0 3 * * *",
+        min_length=1,
+        description="five-field cron string of the pipeline's schedule; default 03:00 nightly",
+    )
+    schedule_timezone: str = Field(
+        "UTC", description="IANA timezone the cron string is read in, e.g. Europe/Berlin"
+    )
+    schedule_enabled: bool = Field(
+        False, description="the schedule starts RUNNING when the instance first sees it"
+    )
+    snapshot_sensor_enabled: bool = Field(
+        False, description="the snapshot sensor starts RUNNING when the instance first sees it"
+    )
+    snapshot_sensor_seconds: int = Field(
+        60, ge=5, description="seconds between two evaluations of the snapshot sensor"
+    )
+
+    @field_validator("schedule_cron", mode="after")
+    @classmethod
+    def _one_line(cls, cron: str) -> str:
+        return " ".join(cron.split())
+
+    @field_validator("schedule_timezone", mode="after")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "expected an IANA timezone name such as UTC or Europe/Berlin"
+            ) from None
+        return name
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value octorec cannot use; the message names it."""
 
@@ -398,3 +445,16 @@ def load_settings() -> Settings:
         )
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def load_automation_settings() -> AutomationSettings:
+    """Read the schedule's and the sensor's settings; call it where the definitions load.
+
+    Raises:
+        SettingsError: an `OCTOREC_SCHEDULE_*` or `OCTOREC_SNAPSHOT_SENSOR_*` variable is
+            unusable; the message names it.
+    """
+    try:
+        return AutomationSettings()
+    except ValidationError as error:
+        raise SettingsError(_describe(error, prefix="OCTOREC_")) from None

@@ -117,3 +117,45 @@ def test_with_user_shards_the_scoring_is_partitioned_and_has_its_own_job(
     )
     assert shards.asset_layer.selected_asset_keys == {dg.AssetKey("user_project_similarities")}
     assert shards.partitions_def == scoring.partitions_def
+
+
+def test_the_schedule_and_the_sensor_target_the_pipeline_job() -> None:
+    from octorec.defs.automation import PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
+
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    repository = definitions.get_repository_def()
+    assert {s.name: s.job_name for s in repository.schedule_defs} == {
+        PIPELINE_SCHEDULE: "training_data_pipeline"
+    }
+    assert {s.name: [t.job_name for t in s.targets] for s in repository.sensor_defs} == {
+        SNAPSHOT_SENSOR: ["training_data_pipeline"]
+    }
+
+
+def test_with_shards_the_schedule_runs_the_stages_before_the_shards(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from octorec.defs.automation import PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
+
+    monkeypatch.setenv("OCTOREC_SHARDS", "4")
+    sharded = defs()
+    dg.Definitions.validate_loadable(sharded)
+    schedule = sharded.resolve_schedule_def(PIPELINE_SCHEDULE)
+    assert schedule.job_name == "training_data_pipeline"
+    assert "Sharded (4): runs the stages before the shards" in (schedule.description or "")
+    sensor = sharded.resolve_sensor_def(SNAPSHOT_SENSOR)
+    assert [target.job_name for target in sensor.targets] == ["training_data_pipeline"]
+    scheduled = sharded.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
+    assert dg.AssetKey("github_scraping") in scheduled
+    assert dg.AssetKey("project_semantic_embeddings") not in scheduled
+
+
+def test_a_bad_cron_stops_the_code_location_loading_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from octorec.settings import SettingsError
+
+    monkeypatch.setenv("OCTOREC_SCHEDULE_CRON", "0 25 * * *")
+    with pytest.raises(SettingsError, match=r"^invalid settings: OCTOREC_SCHEDULE_CRON: '0 25 \*"):
+        defs()
