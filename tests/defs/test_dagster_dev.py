@@ -10,6 +10,7 @@ copy of the activate script (`ACTIVATE=`) and a temporary `DAGSTER_HOME`.
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,35 @@ from tests.defs.test_dagster_ui import (
 )
 
 pytestmark = pytest.mark.slow
+
+# The schedule and the sensor as settings make them: a cron and timezone of our choosing, the
+# sensor turned on, every 5 s, over a snapshot directory that does not exist (so the daemon's
+# ticks skip, saying why, and never start a run).
+SCHEDULE_CRON = "15 4 * * 1-5"
+SCHEDULE_TIMEZONE = "Europe/Berlin"
+SENSOR_SECONDS = 5
+SENSOR_TICK_TIMEOUT_SECONDS = 240.0
+
+AUTOMATION_QUERY = """
+{
+  repositoriesOrError {
+    __typename
+    ... on PythonError { message stack }
+    ... on RepositoryConnection {
+      nodes {
+        schedules {
+          name pipelineName cronSchedule executionTimezone description
+          scheduleState { status }
+        }
+        sensors {
+          name minIntervalSeconds targets { pipelineName }
+          sensorState { status ticks(limit: 5) { status skipReason runKeys error { message } } }
+        }
+      }
+    }
+  }
+}
+"""
 
 STALE_BLOCK = (
     "\n# octorec: Dagster commands work from the repository root\n"
@@ -52,7 +82,14 @@ def make_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         "DAGSTER_HOME": str(home),
         "DAGSTER_MODULE_NAME": "octorec.definitions",  # a shell that sourced the old activate
         "OCTOREC_DATABASE": str(directory / "octorec.duckdb"),
+        "OCTOREC_SCHEDULE_CRON": SCHEDULE_CRON,
+        "OCTOREC_SCHEDULE_TIMEZONE": SCHEDULE_TIMEZONE,
+        "OCTOREC_SNAPSHOT_SENSOR_ENABLED": "1",
+        "OCTOREC_SNAPSHOT_SENSOR_SECONDS": str(SENSOR_SECONDS),
+        "OCTOREC_SNAPSHOT_DIR": str(directory / "no-snapshot-yet"),
     }
+    for name in ("OCTOREC_SCHEDULE_ENABLED", "OCTOREC_SOURCE"):
+        env.pop(name, None)
     port = free_port()
     command = [
         "make",
@@ -76,7 +113,13 @@ def make_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             stop_timeout=60,
             process_group=True,
         ) as process:
-            yield {"url": url, "activate": activate, "home": home, "process": process}
+            yield {
+                "url": url,
+                "activate": activate,
+                "home": home,
+                "process": process,
+                "snapshot_dir": directory / "no-snapshot-yet",
+            }
     finally:
         print(f"make dev output ({log}):\n{output_tail(log)}")
 
@@ -109,3 +152,46 @@ def test_make_setup_made_the_instance_and_dropped_the_stale_export(
         check=True,
     )
     assert sourced.stdout.strip() == "unset"
+
+
+def _automation(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The repository's one schedule and one sensor, as the UI reads them."""
+    repositories = _graphql(url, AUTOMATION_QUERY)["repositoriesOrError"]
+    assert repositories["__typename"] == "RepositoryConnection", _python_error(repositories)
+    [repository] = repositories["nodes"]
+    [schedule] = repository["schedules"]
+    [sensor] = repository["sensors"]
+    return schedule, sensor
+
+
+def test_dagster_dev_shows_the_schedule_and_its_daemon_runs_the_sensor(
+    make_dev: dict[str, Any],
+) -> None:
+    schedule, sensor = _automation(make_dev["url"])
+    assert schedule["name"] == "training_data_pipeline_schedule"
+    assert schedule["pipelineName"] == JOB
+    assert schedule["cronSchedule"] == SCHEDULE_CRON
+    assert schedule["executionTimezone"] == SCHEDULE_TIMEZONE
+    assert schedule["scheduleState"]["status"] == "STOPPED"  # OCTOREC_SCHEDULE_ENABLED unset
+    assert f"'{SCHEDULE_CRON}' ({SCHEDULE_TIMEZONE})" in schedule["description"]
+    assert sensor["name"] == "snapshot_sensor"
+    assert sensor["targets"] == [{"pipelineName": JOB}]
+    assert sensor["minIntervalSeconds"] == SENSOR_SECONDS
+    assert sensor["sensorState"]["status"] == "RUNNING"  # OCTOREC_SNAPSHOT_SENSOR_ENABLED=1
+
+    # `dagster dev`'s daemon evaluates it: the snapshot directory is missing, so each tick
+    # skips with the reason, and none fails or starts a run.
+    expected = f"snapshot directory {make_dev['snapshot_dir']} does not exist"
+    deadline = time.monotonic() + SENSOR_TICK_TIMEOUT_SECONDS
+    ticks: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        ticks = _automation(make_dev["url"])[1]["sensorState"]["ticks"]
+        if any(tick["status"] != "STARTED" for tick in ticks):
+            break
+        time.sleep(2)
+    done = [tick for tick in ticks if tick["status"] != "STARTED"]
+    assert done, f"no sensor tick within {SENSOR_TICK_TIMEOUT_SECONDS:g} s: {ticks}"
+    for tick in done:
+        assert tick["status"] == "SKIPPED", tick
+        assert tick["skipReason"].startswith(expected), tick
+        assert tick["runKeys"] == [], tick
