@@ -361,7 +361,7 @@ class Settings(BaseSettings):
 
 
 class AutomationSettings(BaseSettings):
-    """When the pipeline runs by itself: the schedule and the snapshot sensor.
+    """When the pipeline runs by itself: the schedule, the snapshot and the feedback sensors.
 
     Read when the code location loads (`load_automation_settings`), like `OCTOREC_SHARDS`:
     Dagster fixes a schedule's cron, timezone and default status, and a sensor's interval, in
@@ -387,6 +387,15 @@ class AutomationSettings(BaseSettings):
     )
     snapshot_sensor_seconds: int = Field(
         60, ge=5, description="seconds between two evaluations of the snapshot sensor"
+    )
+    feedback_sensor_enabled: bool = Field(
+        False, description="the feedback sensor starts RUNNING when the instance first sees it"
+    )
+    feedback_sensor_seconds: int = Field(
+        3600,
+        ge=5,
+        description="seconds between two evaluations of the feedback sensor: at most one "
+        "feedback run this often, however many answers arrive",
     )
 
     @field_validator("schedule_cron", mode="after")
@@ -451,8 +460,8 @@ def load_automation_settings() -> AutomationSettings:
     """Read the schedule's and the sensor's settings; call it where the definitions load.
 
     Raises:
-        SettingsError: an `OCTOREC_SCHEDULE_*` or `OCTOREC_SNAPSHOT_SENSOR_*` variable is
-            unusable; the message names it.
+        SettingsError: an `OCTOREC_SCHEDULE_*`, `OCTOREC_SNAPSHOT_SENSOR_*` or
+            `OCTOREC_FEEDBACK_SENSOR_*` variable is unusable; the message names it.
     """
     try:
         return AutomationSettings()

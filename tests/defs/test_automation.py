@@ -13,6 +13,7 @@ import pytest
 
 from octorec.defs import automation, jobs
 from octorec.defs.automation import (
+    FEEDBACK_SENSOR,
     PIPELINE_SCHEDULE,
     SNAPSHOT_SENSOR,
     SNAPSHOT_TAG,
@@ -215,6 +216,8 @@ def test_the_schedule_defaults_to_nightly_utc_and_both_start_stopped(
         "OCTOREC_SCHEDULE_ENABLED",
         "OCTOREC_SNAPSHOT_SENSOR_ENABLED",
         "OCTOREC_SNAPSHOT_SENSOR_SECONDS",
+        "OCTOREC_FEEDBACK_SENSOR_ENABLED",
+        "OCTOREC_FEEDBACK_SENSOR_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
     definitions = _automation(monkeypatch)
@@ -227,6 +230,10 @@ def test_the_schedule_defaults_to_nightly_utc_and_both_start_stopped(
     assert sensor.default_status is dg.DefaultSensorStatus.STOPPED
     assert sensor.minimum_interval_seconds == 60
     assert [target.job_name for target in sensor.targets] == [PIPELINE_JOB]
+    feedback = definitions.resolve_sensor_def(FEEDBACK_SENSOR)
+    assert feedback.default_status is dg.DefaultSensorStatus.STOPPED
+    assert feedback.minimum_interval_seconds == 3600
+    assert [target.job_name for target in feedback.targets] == [PIPELINE_JOB]
 
 
 def test_the_schedule_and_sensor_take_their_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,6 +244,8 @@ def test_the_schedule_and_sensor_take_their_settings(monkeypatch: pytest.MonkeyP
         OCTOREC_SCHEDULE_ENABLED="1",
         OCTOREC_SNAPSHOT_SENSOR_ENABLED="true",
         OCTOREC_SNAPSHOT_SENSOR_SECONDS="300",
+        OCTOREC_FEEDBACK_SENSOR_ENABLED="yes",
+        OCTOREC_FEEDBACK_SENSOR_SECONDS="900",
     )
     schedule = definitions.resolve_schedule_def(PIPELINE_SCHEDULE)
     assert schedule.cron_schedule == "30 1 * * 1-5"
@@ -246,6 +255,9 @@ def test_the_schedule_and_sensor_take_their_settings(monkeypatch: pytest.MonkeyP
     sensor = definitions.resolve_sensor_def(SNAPSHOT_SENSOR)
     assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds == 300
+    feedback = definitions.resolve_sensor_def(FEEDBACK_SENSOR)
+    assert feedback.default_status is dg.DefaultSensorStatus.RUNNING
+    assert feedback.minimum_interval_seconds == 900
 
 
 @pytest.mark.parametrize("cron", ["0 25 * * *", "nightly", "0 3 * *", "0 3 30 2 *", "0 3 * * * *"])

@@ -88,7 +88,7 @@ def make_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         "OCTOREC_SNAPSHOT_SENSOR_SECONDS": str(SENSOR_SECONDS),
         "OCTOREC_SNAPSHOT_DIR": str(directory / "no-snapshot-yet"),
     }
-    for name in ("OCTOREC_SCHEDULE_ENABLED", "OCTOREC_SOURCE"):
+    for name in ("OCTOREC_SCHEDULE_ENABLED", "OCTOREC_FEEDBACK_SENSOR_ENABLED", "OCTOREC_SOURCE"):
         env.pop(name, None)
     port = free_port()
     command = [
@@ -154,30 +154,34 @@ def test_make_setup_made_the_instance_and_dropped_the_stale_export(
     assert sourced.stdout.strip() == "unset"
 
 
-def _automation(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The repository's one schedule and one sensor, as the UI reads them."""
+def _automation(url: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The repository's one schedule, and its sensors by name, as the UI reads them."""
     repositories = _graphql(url, AUTOMATION_QUERY)["repositoriesOrError"]
     assert repositories["__typename"] == "RepositoryConnection", _python_error(repositories)
     [repository] = repositories["nodes"]
     [schedule] = repository["schedules"]
-    [sensor] = repository["sensors"]
-    return schedule, sensor
+    return schedule, {sensor["name"]: sensor for sensor in repository["sensors"]}
 
 
 def test_dagster_dev_shows_the_schedule_and_its_daemon_runs_the_sensor(
     make_dev: dict[str, Any],
 ) -> None:
-    schedule, sensor = _automation(make_dev["url"])
+    schedule, sensors = _automation(make_dev["url"])
     assert schedule["name"] == "training_data_pipeline_schedule"
     assert schedule["pipelineName"] == JOB
     assert schedule["cronSchedule"] == SCHEDULE_CRON
     assert schedule["executionTimezone"] == SCHEDULE_TIMEZONE
     assert schedule["scheduleState"]["status"] == "STOPPED"  # OCTOREC_SCHEDULE_ENABLED unset
     assert f"'{SCHEDULE_CRON}' ({SCHEDULE_TIMEZONE})" in schedule["description"]
-    assert sensor["name"] == "snapshot_sensor"
+    assert set(sensors) == {"snapshot_sensor", "feedback_sensor"}
+    sensor = sensors["snapshot_sensor"]
     assert sensor["targets"] == [{"pipelineName": JOB}]
     assert sensor["minIntervalSeconds"] == SENSOR_SECONDS
     assert sensor["sensorState"]["status"] == "RUNNING"  # OCTOREC_SNAPSHOT_SENSOR_ENABLED=1
+    feedback = sensors["feedback_sensor"]
+    assert feedback["targets"] == [{"pipelineName": JOB}]
+    assert feedback["minIntervalSeconds"] == 3600
+    assert feedback["sensorState"]["status"] == "STOPPED"  # OCTOREC_FEEDBACK_SENSOR_ENABLED unset
 
     # `dagster dev`'s daemon evaluates it: the snapshot directory is missing, so each tick
     # skips with the reason, and none fails or starts a run.
@@ -185,7 +189,7 @@ def test_dagster_dev_shows_the_schedule_and_its_daemon_runs_the_sensor(
     deadline = time.monotonic() + SENSOR_TICK_TIMEOUT_SECONDS
     ticks: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        ticks = _automation(make_dev["url"])[1]["sensorState"]["ticks"]
+        ticks = _automation(make_dev["url"])[1]["snapshot_sensor"]["sensorState"]["ticks"]
         if any(tick["status"] != "STARTED" for tick in ticks):
             break
         time.sleep(2)

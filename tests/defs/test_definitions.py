@@ -120,7 +120,7 @@ def test_with_user_shards_the_scoring_is_partitioned_and_has_its_own_job(
 
 
 def test_the_schedule_and_the_sensor_target_the_pipeline_job() -> None:
-    from octorec.defs.automation import PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
+    from octorec.defs.automation import FEEDBACK_SENSOR, PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
 
     definitions = defs()
     dg.Definitions.validate_loadable(definitions)
@@ -129,14 +129,15 @@ def test_the_schedule_and_the_sensor_target_the_pipeline_job() -> None:
         PIPELINE_SCHEDULE: "training_data_pipeline"
     }
     assert {s.name: [t.job_name for t in s.targets] for s in repository.sensor_defs} == {
-        SNAPSHOT_SENSOR: ["training_data_pipeline"]
+        SNAPSHOT_SENSOR: ["training_data_pipeline"],
+        FEEDBACK_SENSOR: ["training_data_pipeline"],
     }
 
 
 def test_with_shards_the_schedule_runs_the_stages_before_the_shards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from octorec.defs.automation import PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
+    from octorec.defs.automation import FEEDBACK_SENSOR, PIPELINE_SCHEDULE, SNAPSHOT_SENSOR
 
     monkeypatch.setenv("OCTOREC_SHARDS", "4")
     sharded = defs()
@@ -144,8 +145,9 @@ def test_with_shards_the_schedule_runs_the_stages_before_the_shards(
     schedule = sharded.resolve_schedule_def(PIPELINE_SCHEDULE)
     assert schedule.job_name == "training_data_pipeline"
     assert "Sharded (4): runs the stages before the shards" in (schedule.description or "")
-    sensor = sharded.resolve_sensor_def(SNAPSHOT_SENSOR)
-    assert [target.job_name for target in sensor.targets] == ["training_data_pipeline"]
+    for name in (SNAPSHOT_SENSOR, FEEDBACK_SENSOR):
+        sensor = sharded.resolve_sensor_def(name)
+        assert [target.job_name for target in sensor.targets] == ["training_data_pipeline"]
     scheduled = sharded.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
     assert dg.AssetKey("github_scraping") in scheduled
     assert dg.AssetKey("project_semantic_embeddings") not in scheduled

@@ -1,12 +1,13 @@
-"""The pipeline running by itself: a schedule, and a sensor that watches the snapshot's content.
+"""The pipeline running by itself: a schedule, a sensor that watches the snapshot's content and
+one that watches the feedback users give through the API.
 
-Both target `training_data_pipeline` and both start STOPPED unless `OCTOREC_SCHEDULE_ENABLED` /
-`OCTOREC_SNAPSHOT_SENSOR_ENABLED` say otherwise: a developer's `dagster dev` must not start a
-multi-minute run that holds the warehouse's run lock (an `octorec run` would wait behind it)
-just because the UI was opened, and the sensor's first look at a snapshot always finds it "new".
-Turned on in the UI or with `dagster schedule start` / `dagster sensor start`, the state is kept
-by the Dagster instance and outlives restarts; the variables only give the state of a schedule
-or sensor the instance has never seen toggled.
+All three target `training_data_pipeline` and all start STOPPED unless
+`OCTOREC_SCHEDULE_ENABLED`, `OCTOREC_SNAPSHOT_SENSOR_ENABLED` or `OCTOREC_FEEDBACK_SENSOR_ENABLED`
+say otherwise: a developer's `dagster dev` must not start a multi-minute run that holds the
+warehouse's run lock (an `octorec run` would wait behind it) just because the UI was opened, and
+a sensor's first look at a snapshot always finds it "new". Turned on in the UI or with
+`dagster schedule start` / `dagster sensor start`, the state is kept by the Dagster instance and
+outlives restarts; the variables only give the state of one the instance has never seen toggled.
 
 With `OCTOREC_SHARDS` above 1 the job holds only the stages upstream of the shards
 (`octorec.defs.jobs`), so the schedule and the sensor refresh those; the sharded stages run as
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 import dagster as dg
 
+from octorec import constants as c
 from octorec.defs.jobs import PIPELINE_JOB
 from octorec.settings import (
     AutomationSettings,
@@ -30,22 +32,31 @@ from octorec.settings import (
 )
 from octorec.sharding import configured_shards
 from octorec.sources.snapshot_digest import SnapshotDigestError, snapshot_digest
+from octorec.warehouse import WarehouseError, open_warehouse
+from octorec.warehouse.fingerprints import table_exists, table_fingerprint
 
 PIPELINE_SCHEDULE = "training_data_pipeline_schedule"
 SNAPSHOT_SENSOR = "snapshot_sensor"
+FEEDBACK_SENSOR = "feedback_sensor"
 SNAPSHOT_TAG = "octorec/snapshot_sha256"
 """The run tag holding the content hash of the snapshot a sensor run was started for."""
+FEEDBACK_TAG = "octorec/feedback_sha256"
+"""The run tag holding the content hash of the feedback table a sensor run was started for."""
+FEEDBACK_TABLE = f"{c.RAW_SCHEMA}.{c.RAW_FEEDBACK}"
+FEEDBACK_LOCK_WAIT_SECONDS = 10.0
+"""How long the feedback sensor waits for a DuckDB file another process is writing."""
 
 
 @dataclass(frozen=True)
-class SnapshotCursor:
-    """What the snapshot sensor remembers between evaluations (its cursor, as JSON).
+class ContentCursor:
+    """What a sensor remembers between evaluations (its cursor, as JSON).
 
     `requested` is the content hash the last run was started for, `seen` the hash found at the
-    last evaluation, `runs` how many runs the sensor started. A run starts when the content
-    differs from `requested` and equals `seen`: the same new content at two evaluations in a
-    row, so a file still being copied in does not start a run on half of it. The run key
-    counts the runs, so a snapshot changed back to an earlier content (a rollback) runs again.
+    last evaluation, `runs` how many runs the sensor started. The snapshot sensor starts a run
+    when the content differs from `requested` and equals `seen`: the same new content at two
+    evaluations in a row, so a file still being copied in does not start a run on half of it.
+    The run key counts the runs, so content changed back to an earlier state (a rollback) runs
+    again.
     """
 
     requested: str = ""
@@ -53,7 +64,7 @@ class SnapshotCursor:
     runs: int = 0
 
     @classmethod
-    def parse(cls, cursor: str | None) -> SnapshotCursor:
+    def parse(cls, cursor: str | None) -> ContentCursor:
         """The cursor Dagster stored; an empty or unreadable one starts afresh."""
         if not cursor:
             return cls()
@@ -78,7 +89,7 @@ def evaluate_snapshot(cursor: str | None) -> dg.SensorResult:
     Never raises: bad settings, another source, a missing or unreadable directory each give a
     skip reason that says why (shown on the tick in the UI), and leave the cursor as it was.
     """
-    state = SnapshotCursor.parse(cursor)
+    state = ContentCursor.parse(cursor)
     kept = state.dump()
     try:
         settings = load_settings()
@@ -100,7 +111,7 @@ def evaluate_snapshot(cursor: str | None) -> dg.SensorResult:
     if sha == state.requested:
         return dg.SensorResult(
             skip_reason=f"snapshot unchanged (content {digest.short}) since the last run",
-            cursor=SnapshotCursor(state.requested, sha, state.runs).dump(),
+            cursor=ContentCursor(state.requested, sha, state.runs).dump(),
         )
     if sha != state.seen:
         return dg.SensorResult(
@@ -108,12 +119,56 @@ def evaluate_snapshot(cursor: str | None) -> dg.SensorResult:
                 f"snapshot content is new ({digest.short}); a run starts at the next evaluation "
                 "if the files still hold the same content (not while they are being written)"
             ),
-            cursor=SnapshotCursor(state.requested, sha, state.runs).dump(),
+            cursor=ContentCursor(state.requested, sha, state.runs).dump(),
         )
     runs = state.runs + 1
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"snapshot-{runs}-{sha}", tags={SNAPSHOT_TAG: sha})],
-        cursor=SnapshotCursor(sha, sha, runs).dump(),
+        cursor=ContentCursor(sha, sha, runs).dump(),
+    )
+
+
+def evaluate_feedback(cursor: str | None) -> dg.SensorResult:
+    """One evaluation of the feedback sensor: fingerprint `raw.feedback` and decide.
+
+    A run starts when the table's content (every answer, its kind and time) differs from what
+    the last run was started for: a new like or dismissal, a changed or a withdrawn one. Never
+    raises: bad settings, a warehouse that cannot be opened (missing, busy, unreachable) or a
+    warehouse without the table each give a skip reason and leave the cursor as it was.
+    """
+    state = ContentCursor.parse(cursor)
+    kept = state.dump()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        return dg.SensorResult(skip_reason=str(error), cursor=kept)
+    try:
+        with open_warehouse(
+            settings.warehouse_location, read_only=True, lock_wait=FEEDBACK_LOCK_WAIT_SECONDS
+        ) as warehouse:
+            if not table_exists(warehouse, c.RAW_SCHEMA, c.RAW_FEEDBACK):
+                return dg.SensorResult(
+                    skip_reason=(
+                        f"the warehouse has no {FEEDBACK_TABLE} table yet (the API creates it "
+                        "with the first feedback); nothing to run"
+                    ),
+                    cursor=kept,
+                )
+            answers = warehouse.count(FEEDBACK_TABLE)
+            sha = table_fingerprint(warehouse, FEEDBACK_TABLE)
+    except WarehouseError as error:
+        return dg.SensorResult(
+            skip_reason=f"{error}; trying again at the next evaluation", cursor=kept
+        )
+    if sha == state.requested or (not state.requested and answers == 0):
+        return dg.SensorResult(
+            skip_reason=f"no new feedback since the last run ({answers} answers stored)",
+            cursor=ContentCursor(state.requested or sha, sha, state.runs).dump(),
+        )
+    runs = state.runs + 1
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"feedback-{runs}-{sha}", tags={FEEDBACK_TAG: sha})],
+        cursor=ContentCursor(sha, sha, runs).dump(),
     )
 
 
@@ -178,11 +233,34 @@ def snapshot_sensor(settings: AutomationSettings, shards: int = 1) -> dg.SensorD
     return _sensor
 
 
+def feedback_sensor(settings: AutomationSettings, shards: int = 1) -> dg.SensorDefinition:
+    """Starts `training_data_pipeline` when feedback arrived (or changed) since its last run."""
+    sharded = " Sharded: runs the stages before the shards." if shards > 1 else ""
+
+    @dg.sensor(
+        name=FEEDBACK_SENSOR,
+        job_name=PIPELINE_JOB,
+        minimum_interval_seconds=settings.feedback_sensor_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if settings.feedback_sensor_enabled
+        else dg.DefaultSensorStatus.STOPPED,
+        description=(
+            f"Starts {PIPELINE_JOB} when the likes and dismissals in {FEEDBACK_TABLE} changed "
+            "since the run it last started (by content); evaluated every "
+            f"{settings.feedback_sensor_seconds} s, so at most one run that often.{sharded}"
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return evaluate_feedback(context.cursor)
+
+    return _sensor
+
+
 def defs() -> dg.Definitions:
-    """The schedule and the snapshot sensor, configured by the settings read now (at load)."""
+    """The schedule and the sensors, configured by the settings read now (at load)."""
     settings = load_automation_settings()
     shards = configured_shards()
     return dg.Definitions(
         schedules=[pipeline_schedule(settings, shards)],
-        sensors=[snapshot_sensor(settings, shards)],
+        sensors=[snapshot_sensor(settings, shards), feedback_sensor(settings, shards)],
     )

@@ -40,6 +40,16 @@ def table_fingerprint(warehouse: Warehouse, table: str) -> str:
     return digest.hexdigest()
 
 
+def table_exists(warehouse: Warehouse, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists (for a table another feature creates, read only if there)."""
+    found = warehouse.query(
+        "SELECT count(*) AS n FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    )
+    return bool(found.column("n")[0].as_py())
+
+
 def _canonical_bytes(array: pa.Array) -> bytes:
     # Arrow's own buffers are not canonical (padding, slack in list children), so the values
     # are serialised explicitly: numeric lists (the vectors) through NumPy, the rest as Python.
