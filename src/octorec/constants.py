@@ -11,6 +11,8 @@ RAW_USERS: Final = "users"
 RAW_INTERACTIONS: Final = "interactions"
 RAW_REJECTED_ROWS: Final = "rejected_rows"
 RAW_HTTP_CACHE: Final = "http_cache"
+RAW_FEEDBACK: Final = "feedback"
+"""What users told the API about projects: one `like` or `dismiss` per (user, project)."""
 
 DBT_PROJECTS: Final = "dbt_projects"
 DBT_PROJECT_ENRICHED_DATA: Final = "dbt_project_enriched_data"
