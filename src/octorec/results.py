@@ -164,6 +164,19 @@ def results_marker(warehouse: Warehouse) -> tuple[object, ...] | None:
     return (*recommendations.values(), *projects.values())
 
 
+def known_projects(warehouse: Warehouse) -> dict[str, list[str]]:
+    """Each scored user's known projects (starred, owned or liked; catalogue names, sorted),
+    keyed by lower-case login: the evidence their recommendations were made from. Empty when
+    the scoring model was not built here."""
+    try:
+        rows = warehouse.query(
+            f"SELECT user_login, known_projects FROM {c.DBT_USER_PROJECT_SIMILARITIES}"
+        ).to_pylist()
+    except WarehouseError:
+        return {}
+    return {str(row["user_login"]).lower(): list(row["known_projects"] or []) for row in rows}
+
+
 def project_summaries(warehouse: Warehouse) -> dict[str, ProjectSummary]:
     """Every prepared project, keyed by its lower-case full name."""
     rows = warehouse.query(

@@ -10,7 +10,8 @@ def create_scoring_users(warehouse: Warehouse) -> None:
     warehouse.execute(
         f"CREATE TABLE {c.DBT_USER_PROJECT_SIMILARITIES} AS SELECT d.user_login, e.embedding, "
         "e.semantic_embedding, "
-        "d.categories, d.tech_stack, d.known_projects, d.profile_basis, e.semantic_basis "
+        "d.categories, d.tech_stack, d.known_projects, d.dismissed_projects, d.profile_basis, "
+        "e.semantic_basis "
         f"FROM {c.DBT_USER_EMBEDDINGS_DATA} AS d "
         f"INNER JOIN {c.USER_EMBEDDINGS} AS e ON e.user_login = d.user_login"
     )

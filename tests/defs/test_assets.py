@@ -111,7 +111,7 @@ def _fill_projects(database: Path, *, with_semantic: bool) -> None:
             )
 
 
-def _fill_users(database: Path) -> None:
+def _fill_users(database: Path, dismissed: dict[str, list[str]] | None = None) -> None:
     with open_warehouse(database) as warehouse:
         logins = list(KNOWS)
         _create(
@@ -119,7 +119,7 @@ def _fill_users(database: Path) -> None:
             c.DBT_USER_EMBEDDINGS_DATA,
             "user_login VARCHAR, profile_text VARCHAR, categories VARCHAR[], "
             "tech_stack VARCHAR[], known_projects VARCHAR[], mean_popularity DOUBLE, "
-            "profile_basis VARCHAR",
+            "profile_basis VARCHAR, dismissed_projects VARCHAR[]",
             pa.table(
                 {
                     "user_login": logins,
@@ -129,6 +129,7 @@ def _fill_users(database: Path) -> None:
                     "known_projects": [[KNOWS[u]] for u in logins],
                     "mean_popularity": [0.5, 0.5],
                     "profile_basis": ["interactions", "interactions"],
+                    "dismissed_projects": [(dismissed or {}).get(u, []) for u in logins],
                 }
             ),
         )
@@ -182,6 +183,30 @@ def test_the_scoring_asset_recommends_each_user_the_neighbour_of_what_they_know(
     assert metadata["mean_score"] == pytest.approx(
         round(sum(r["score"] for r in rows) / len(rows), 4)
     )
+
+
+def test_the_scoring_asset_never_recommends_what_a_user_dismissed(
+    octorec: OctorecResource, database: Path
+) -> None:
+    _fill_projects(database, with_semantic=True)
+    _fill_users(database, dismissed={"bob": [BEST["bob"]]})
+    context = dg.build_asset_context()
+    project_hybrid_embeddings(context, octorec)
+    user_embeddings(context, octorec)
+    with open_warehouse(database) as warehouse:
+        create_scoring_users(warehouse)
+    user_project_similarities(context, octorec)
+    with open_warehouse(database, read_only=True) as warehouse:
+        rows = warehouse.query(
+            f"SELECT user_login, project_full_name FROM {c.USER_PROJECT_SIMILARITIES} "
+            "ORDER BY user_login, rank"
+        ).to_pylist()
+    recommended = {
+        login: [r["project_full_name"] for r in rows if r["user_login"] == login] for login in KNOWS
+    }
+    assert recommended["alice"][0] == BEST["alice"]  # the other user is untouched
+    # Bob's best match (the test above) is gone; nothing else of his passes the minimum score.
+    assert BEST["bob"] not in recommended["bob"] and KNOWS["bob"] not in recommended["bob"]
 
 
 @pytest.mark.slow

@@ -31,3 +31,51 @@ def live_server(served_database: Path, tmp_path_factory: pytest.TempPathFactory)
     command = [str(octorec), "serve", "--port", str(port)]
     with running_server(command, f"{url}/health", log, env=env):
         yield url
+
+
+API_TOKEN = "s3cret-feedback-token-0123456789"
+"""The bearer token of `token_server` (the tests send it; the server's log must never show it)."""
+EXTRA_USERS = 30
+"""Copies of a real user's results under `page-user-NN` logins: more users than the page lists
+at once, so it has to page."""
+SERVE = (
+    "import logging, sys, uvicorn\n"
+    "from octorec.serving.api import create_app\n"
+    "from octorec.settings import load_settings\n"
+    "logging.basicConfig(level=logging.DEBUG)\n"
+    "uvicorn.run(create_app(load_settings()), port=int(sys.argv[1]), log_level='debug')\n"
+)
+
+
+@pytest.fixture(scope="session")
+def token_server(
+    served_database: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The API over a writable copy of the pipeline's result with `EXTRA_USERS` more users,
+    `API_TOKEN` set and every log line (access log, debug) kept: its base URL and log file."""
+    import shutil
+
+    import duckdb
+
+    directory = tmp_path_factory.mktemp("token-serve")
+    database = directory / "octorec.duckdb"
+    shutil.copy(served_database, database)
+    with duckdb.connect(str(database)) as connection:
+        for n in range(1, EXTRA_USERS + 1):
+            connection.execute(
+                "INSERT INTO user_project_similarities SELECT * REPLACE (? AS user_login) "
+                "FROM user_project_similarities WHERE user_login = 'dkadev'",
+                [f"page-user-{n:02d}"],
+            )
+    port = free_port()
+    log = directory / "serve.log"
+    env = {
+        **os.environ,
+        "OCTOREC_DATABASE": str(database),
+        "API_TOKEN": API_TOKEN,
+        "HF_HUB_OFFLINE": "1",
+    }
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-c", SERVE, str(port)]
+    with running_server(command, f"{url}/health", log, env=env):
+        yield url, log

@@ -224,6 +224,9 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/users",
         "/users/{login}/recommendations",
         "/projects/{owner}/{repo}/similar",
+        "/users/{login}",
+        "/users/{login}/feedback",
+        "/users/{login}/feedback/{owner}/{repo}",
     }
     assert client.get("/docs").status_code == 200
 
@@ -310,9 +313,8 @@ def test_results_from_an_older_version_say_to_run_again(
     assert err.count("\n") == 1 and "run the pipeline again" in err
 
 
-def test_the_api_reads_postgresql_the_same_way(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def store_in_postgres(postgres_url: str) -> None:
+    """Alice's recommendation and the five projects, in the PostgreSQL warehouse."""
     import psycopg
 
     rows = [_recommendation("Alice", 1, "torch/vision", 0.9)]
@@ -345,6 +347,12 @@ def test_the_api_reads_postgresql_the_same_way(
                 "INSERT INTO dbt_project_enriched_data VALUES (%s, %s, 'Python', %s, %s, %s, %s)",
                 [name, f"about {name}", stars, ["t"], categories, tech_stack],
             )
+
+
+def test_the_api_reads_postgresql_the_same_way(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_in_postgres(postgres_url)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     with TestClient(create_app(load_settings(), refresh_seconds=0)) as client:
         body = client.get("/users/alice/recommendations").json()

@@ -22,6 +22,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.serving.conftest import API_TOKEN
+
 pytestmark = pytest.mark.slow
 
 USER = "dkadev"
@@ -31,6 +33,8 @@ COMPONENTS = ("semantic", "category", "tech_stack", "popularity", "collaborative
 PAGE_LIMIT = 10  # the page asks for this many recommendations and similar projects
 MAX_CARDS = 5  # RECOMMENDATION_TOP_N's default: the pipeline stores five per user
 WAIT_SECONDS = 20.0
+USER_PAGE = 12  # the page lists this many developers at a time (USER_LIMIT in app.js)
+TOKEN_STORAGE_KEY = "octorec-api-token"  # where the page keeps the token (TOKEN_KEY in app.js)
 SHARE_TOLERANCE = 0.03  # a segment's width as a share of its bar, against the weights' answer
 MIN_SCREENSHOT_BYTES = 20_000
 CHROMIUM_ARGUMENTS = (
@@ -223,3 +227,142 @@ def test_an_unknown_user_shows_the_message_and_close_matches(
     ]
     assert _cards(driver) == []
     assert driver.find_element(By.ID, "view").get_attribute("aria-busy") == "false"
+
+
+def _feedback(url: str, login: str) -> list[tuple[str, str]]:
+    return [(f["project"], f["kind"]) for f in _api(f"{url}/users/{login}/feedback")["feedback"]]
+
+
+def _wait_for_status(driver: WebDriver, text: str) -> None:
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: text in d.find_element(By.ID, "feedback-status").text
+    )
+
+
+def test_dismiss_hides_the_card_and_like_is_kept_with_the_token(
+    token_server: tuple[str, Path], driver: WebDriver
+) -> None:
+    url, _ = token_server
+    login = "page-user-01"
+    names = [
+        r["project"]["full_name"]
+        for r in _api(f"{url}/users/{login}/recommendations")["recommendations"]
+    ]
+    assert len(names) >= 3, names
+    driver.get(f"{url}/#/users/{login}")
+    first = _wait_for_cards(driver, names)[0]
+
+    # Without the token the server refuses: the card comes back and the page says why.
+    first.find_element(By.CSS_SELECTOR, "button.dismiss").click()
+    alert = driver.find_element(By.ID, "message")
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda _: "API token" in alert.text)
+    _wait_for_cards(driver, names)
+    assert driver.find_element(By.ID, "token-box").get_attribute("open") is not None
+    assert _feedback(url, login) == []
+
+    token = driver.find_element(By.ID, "api-token")
+    token.send_keys(API_TOKEN)
+    token.submit()
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: "token is set" in d.find_element(By.ID, "token-status").text
+    )
+    assert driver.execute_script(f"return sessionStorage.getItem('{TOKEN_STORAGE_KEY}')") == (
+        API_TOKEN
+    )
+    assert token.get_attribute("value") == ""  # not left in the field
+
+    # With it: the card goes, the dismissal is stored, and the API leaves the project out.
+    _cards(driver)[0].find_element(By.CSS_SELECTOR, "button.dismiss").click()
+    _wait_for_status(driver, f"Dismissed {names[0]}")
+    assert [c.get_attribute("data-project") for c in _cards(driver)] == names[1:]
+    assert _feedback(url, login) == [(names[0], "dismiss")]
+    served = _api(f"{url}/users/{login}/recommendations")["recommendations"]
+    assert [r["project"]["full_name"] for r in served] == names[1:]
+
+    # Undo brings it back, in its place; dismissing again and reloading keeps it gone.
+    driver.find_element(By.CSS_SELECTOR, "#feedback-status button.undo").click()
+    _wait_for_status(driver, "is back")
+    assert [c.get_attribute("data-project") for c in _cards(driver)] == names
+    assert _feedback(url, login) == []
+    _cards(driver)[0].find_element(By.CSS_SELECTOR, "button.dismiss").click()
+    _wait_for_status(driver, f"Dismissed {names[0]}")
+
+    like = _cards(driver)[0].find_element(By.CSS_SELECTOR, "button.like")
+    assert like.get_attribute("aria-pressed") == "false"
+    like.click()
+    _wait_for_status(driver, f"Liked {names[1]}")
+    assert like.get_attribute("aria-pressed") == "true"
+    assert sorted(_feedback(url, login)) == sorted([(names[0], "dismiss"), (names[1], "like")])
+
+    driver.refresh()
+    cards = _wait_for_cards(driver, names[1:])
+    like = cards[0].find_element(By.CSS_SELECTOR, "button.like")
+    assert like.get_attribute("aria-pressed") == "true"
+    liked = driver.find_elements(By.CSS_SELECTOR, "#liked > li")
+    assert [li.get_attribute("data-project") for li in liked] == [names[1]]
+    if directory := os.environ.get("OCTOREC_SCREENSHOT_DIR"):
+        _save_screenshot(driver, Path(directory), "feedback.png")
+
+
+def test_every_developer_can_be_found_page_by_page(
+    token_server: tuple[str, Path], driver: WebDriver
+) -> None:
+    url, _ = token_server
+    everyone = _api(f"{url}/users?limit=100")
+    expected = [u["login"] for u in everyone["users"]]
+    assert everyone["total"] == len(expected) > 2 * USER_PAGE
+
+    driver.get(f"{url}/")
+    seen: list[str] = []
+    for offset in range(0, len(expected), USER_PAGE):
+        WebDriverWait(driver, WAIT_SECONDS).until(
+            lambda d, o=offset: (
+                d.find_element(By.ID, "user-matches").get_attribute("data-offset") == str(o)
+            )
+        )
+        links = driver.find_elements(By.CSS_SELECTOR, "#user-matches a")
+        seen += [a.text for a in links]
+        shown = f"{offset + 1}\u2013{offset + len(links)} of {len(expected)}"
+        assert driver.find_element(By.ID, "users-range").text == shown
+        following = driver.find_element(By.ID, "users-next")
+        if offset + USER_PAGE < len(expected):
+            following.click()
+        else:
+            assert not following.is_enabled()
+    assert seen == expected
+    driver.find_element(By.ID, "users-prev").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: (
+            d.find_element(By.ID, "user-matches").get_attribute("data-offset")
+            == str((len(expected) - 1) // USER_PAGE * USER_PAGE - USER_PAGE)
+        )
+    )
+
+
+def test_a_users_page_shows_what_they_starred_beside_the_recommendations(
+    live_server: str, driver: WebDriver
+) -> None:
+    profile = _api(f"{live_server}/users/{USER}")
+    known = [p["full_name"] for p in profile["known_projects"]]
+    assert known, f"{USER} knows no project in the stored data"
+    recommended = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    driver.get(f"{live_server}/#/users/{USER}")
+    cards = _wait_for_cards(
+        driver, [r["project"]["full_name"] for r in recommended["recommendations"]]
+    )
+    evidence = driver.find_element(By.ID, "evidence")
+    assert evidence.is_displayed()
+    assert USER in driver.find_element(By.ID, "evidence-title").text
+    items = driver.find_elements(By.CSS_SELECTOR, "#known > li")
+    assert [li.get_attribute("data-project") for li in items] == known
+    link = items[0].find_element(By.TAG_NAME, "a")
+    assert link.get_attribute("href") == f"{live_server}/#/projects/{known[0]}"
+    # Beside the cards on a wide window: to their right, starting at the same height band.
+    first = cards[0].rect
+    assert evidence.rect["x"] >= first["x"] + first["width"]
+    assert evidence.rect["y"] < first["y"] + first["height"]
+    # Another page hides it.
+    driver.get(f"{live_server}/#/")
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: not d.find_element(By.ID, "evidence").is_displayed()
+    )

@@ -41,6 +41,7 @@ def test_each_dbt_model_depends_on_exactly_the_sources_it_reads() -> None:
     assert upstream_source_tables(manifest, ["dbt_project_enriched_data"]) == ["raw.repositories"]
     assert upstream_source_tables(manifest, ["dbt_user_project_similarities"]) == [
         "project_hybrid_embeddings",
+        "raw.feedback",
         "raw.interactions",
         "raw.users",
         "user_embeddings",

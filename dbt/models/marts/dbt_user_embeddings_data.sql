@@ -1,6 +1,8 @@
 -- Per user: the profile text to embed, the categories and tech stack they declared (mapped
 -- through the shared taxonomy) or else the most frequent ones among the projects they starred or
--- own, and every catalogue project they already know (never to be recommended).
+-- own, every catalogue project they already know (starred, owned or liked through the API;
+-- never to be recommended) and those they dismissed through the API (never recommended either,
+-- and not counted as known).
 with projects as (
     select
         project_full_name,
@@ -102,6 +104,16 @@ declared as (
     group by user_key
 ),
 
+dismissed as (
+    select
+        f.user_key,
+        array_agg(p.project_full_name order by {{ bytewise('p.project_full_name') }}) as dismissed_projects
+    from {{ ref('stg_feedback') }} as f
+    inner join projects as p on p.project_key = f.project_key
+    where f.kind = 'dismiss'
+    group by f.user_key
+),
+
 known_summary as (
     select
         k.user_key,
@@ -125,9 +137,11 @@ select
     end as profile_basis,
     coalesce(ks.known_projects, {{ empty_text_array() }}) as known_projects,
     coalesce(ks.known_project_count, 0) as known_project_count,
-    coalesce(ks.mean_popularity, 0.0) as mean_popularity
+    coalesce(ks.mean_popularity, 0.0) as mean_popularity,
+    coalesce(x.dismissed_projects, {{ empty_text_array() }}) as dismissed_projects
 from users as u
 left join raw_users as r on r.user_key = u.user_key
 left join declared as d on d.user_key = u.user_key
 left join derived as dv on dv.user_key = u.user_key
 left join known_summary as ks on ks.user_key = u.user_key
+left join dismissed as x on x.user_key = u.user_key

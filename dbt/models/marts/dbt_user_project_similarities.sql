@@ -1,5 +1,6 @@
 -- What the scorer needs per user: their semantic vector (not the hybrid one, whose blocks are
--- scaled by the content weights), category and tech-stack sets, and the projects to exclude.
+-- scaled by the content weights), category and tech-stack sets, and the projects to exclude
+-- (known ones, and those the user dismissed).
 -- One row per user; the users × projects product is never materialised here, the scorer
 -- computes it in bounded blocks.
 select
@@ -9,6 +10,7 @@ select
     d.categories,
     d.tech_stack,
     d.known_projects,
+    d.dismissed_projects,
     d.profile_basis,
     e.semantic_basis
 from {{ ref('dbt_user_embeddings_data') }} as d

@@ -336,7 +336,7 @@ def _rescore(
     total = scorer.total(
         matrices, weights, int(users[0]), int(users[-1]) + 1, cold_start_weights, projects
     )
-    known = np.asarray(scorer.users.known[user_index, project_index]).reshape(-1) > 0
+    known = np.asarray(scorer.never_recommended[user_index, project_index]).reshape(-1) > 0
     allowed = np.zeros(columns.shape, dtype=bool)
     allowed[rows, slots] = scorer.eligible[project_index] & ~known
     result = np.where(allowed, total, -np.inf).astype(np.float32)

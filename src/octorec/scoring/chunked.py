@@ -61,6 +61,7 @@ def score_in_project_chunks(
     everything = read_catalogue(warehouse, settings)
     catalogue = list(everything.names)
     known_lists = users.column("known_projects").to_pylist()
+    dismissed_lists = users.column("dismissed_projects").to_pylist()
     in_catalogue = set(catalogue)
     known = sorted({name for names in known_lists for name in names if name in in_catalogue})
     # The users' vectors and labels, and the projects' labels and masks, are read once; each
@@ -83,6 +84,7 @@ def score_in_project_chunks(
                 everything,
                 shard_users,
                 known_lists,
+                dismissed_lists,
                 chunk,
                 known,
                 model,
@@ -108,7 +110,7 @@ def score_in_project_chunks(
     )
     return ChunkedResult(
         recommendations=recommendations,
-        users=_knowing(shard_users, known_lists, final.names),
+        users=_knowing(shard_users, known_lists, dismissed_lists, final.names),
         projects=final,
         catalogue_size=len(catalogue),
         chunks=len(kept),
@@ -141,6 +143,7 @@ def _score_chunk(
     catalogue: ProjectFeatures,
     users: UserFeatures,
     known_lists: Sequence[Sequence[str]],
+    dismissed_lists: Sequence[Sequence[str]],
     chunk: Sequence[str],
     known: Sequence[str],
     model: ItemItemModel | None,
@@ -153,7 +156,7 @@ def _score_chunk(
         [name in in_chunk for name in projects.names], dtype=bool
     )
     projects = replace(projects, eligible=eligible)
-    features = _knowing(users, known_lists, projects.names)
+    features = _knowing(users, known_lists, dismissed_lists, projects.names)
     chunk_model = None
     if model is not None:
         # The model was fitted over the whole catalogue; its items move to this one's columns.
@@ -182,11 +185,18 @@ def _score_chunk(
 
 
 def _knowing(
-    users: UserFeatures, known_lists: Sequence[Sequence[str]], catalogue: Sequence[str]
+    users: UserFeatures,
+    known_lists: Sequence[Sequence[str]],
+    dismissed_lists: Sequence[Sequence[str]],
+    catalogue: Sequence[str],
 ) -> UserFeatures:
-    """The users with their known projects as columns of `catalogue`."""
+    """The users with their known and dismissed projects as columns of `catalogue`."""
     column = {name: i for i, name in enumerate(catalogue)}
-    return replace(users, known=interaction_matrix(known_lists, column))
+    return replace(
+        users,
+        known=interaction_matrix(known_lists, column),
+        dismissed=interaction_matrix(dismissed_lists, column),
+    )
 
 
 def _merge(parts: Sequence[_Kept], top_n: int) -> _Kept:

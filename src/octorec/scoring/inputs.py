@@ -62,8 +62,9 @@ class ProjectFeatures:
 class UserFeatures:
     """Everything the scorer knows about the users, row-aligned.
 
-    `known` is a users × projects 0/1 matrix of projects the user starred or owns; they are never
-    recommended.
+    `known` is a users × projects 0/1 matrix of projects the user starred, owns or liked; they
+    are never recommended. `dismissed` (same shape, or None for none) holds the projects the user
+    dismissed: never recommended either, but no evidence of interest.
     """
 
     logins: Sequence[str]
@@ -71,6 +72,16 @@ class UserFeatures:
     categories: Sequence[Sequence[str]]
     tech_stack: Sequence[Sequence[str]]
     known: sp.csr_matrix
+    dismissed: sp.csr_matrix | None = None
+
+    def never_recommended(self) -> sp.csr_matrix:
+        """Users × projects, non-zero where a project may not be recommended to a user: known
+        or dismissed."""
+        if self.dismissed is None or not self.dismissed.nnz:
+            return self.known
+        blocked = (self.known + self.dismissed).tocsr()
+        blocked.sum_duplicates()
+        return blocked
 
     def knows_nothing(self) -> np.ndarray:
         """Users who have starred or own no catalogue project."""
@@ -159,23 +170,24 @@ def read_users(
     """The rows of the users of `shard` (all with one shard), in byte order of their logins."""
     condition, params = warehouse.shard_condition("user_login", shard, shards)
     return warehouse.query(
-        "SELECT user_login, categories, tech_stack, known_projects, semantic_embedding "
+        "SELECT user_login, categories, tech_stack, known_projects, dismissed_projects, "
+        "semantic_embedding "
         f"FROM {c.DBT_USER_PROJECT_SIMILARITIES} WHERE {condition}",
         params,
     ).sort_by("user_login")
 
 
 def user_features(users: pa.Table, catalogue: Sequence[str], dimensions: int) -> UserFeatures:
-    """`read_users` rows as scorer input, their known projects as columns of `catalogue`
-    (those outside it left out)."""
+    """`read_users` rows as scorer input, their known and dismissed projects as columns of
+    `catalogue` (those outside it left out)."""
+    column = {n: i for i, n in enumerate(catalogue)}
     return UserFeatures(
         logins=users.column("user_login").to_pylist(),
         semantic=unit_rows(matrix_from_arrow(users.column("semantic_embedding"), dimensions)),
         categories=users.column("categories").to_pylist(),
         tech_stack=users.column("tech_stack").to_pylist(),
-        known=interaction_matrix(
-            users.column("known_projects").to_pylist(), {n: i for i, n in enumerate(catalogue)}
-        ),
+        known=interaction_matrix(users.column("known_projects").to_pylist(), column),
+        dismissed=interaction_matrix(users.column("dismissed_projects").to_pylist(), column),
     )
 
 

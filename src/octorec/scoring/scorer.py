@@ -63,6 +63,8 @@ class Scorer:
         ).astype(np.float32)
         self.project_semantic = np.ascontiguousarray(projects.semantic, dtype=np.float32)
         """The projects' semantic vectors as float32 rows (candidate rescoring reads them)."""
+        self.never_recommended = users.never_recommended()
+        """Users × projects, non-zero where a project is known to or dismissed by the user."""
         self.without_signal = users.without_signal()
         self.knows_nothing = users.knows_nothing()
         inputs = ScoringInputs(
@@ -187,10 +189,11 @@ class Scorer:
     def exclude(self, scores: np.ndarray, start: int) -> None:
         """Set to -inf, in place, what users `start:` may not be recommended (see `excluded`)."""
         scores[:, ~self.eligible] = -np.inf
-        known = self.users.known[start : start + scores.shape[0]]
-        rows = np.repeat(np.arange(scores.shape[0]), np.diff(known.indptr))
-        scores[rows, known.indices] = -np.inf
+        blocked = self.never_recommended[start : start + scores.shape[0]]
+        rows = np.repeat(np.arange(scores.shape[0]), np.diff(blocked.indptr))
+        scores[rows, blocked.indices] = -np.inf
 
     def excluded(self, start: int, stop: int) -> np.ndarray:
-        """True where a project may not be recommended: already known, or filtered out."""
-        return (self.users.known[start:stop].toarray() > 0) | ~self.eligible
+        """True where a project may not be recommended: already known, dismissed by the user,
+        or filtered out."""
+        return (self.never_recommended[start:stop].toarray() > 0) | ~self.eligible

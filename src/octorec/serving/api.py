@@ -27,6 +27,8 @@ from octorec.settings import Settings
 from octorec.warehouse import WarehouseBusyError, WarehouseError, open_warehouse
 
 STATIC = Path(__file__).with_name("static")
+MAX_RECOMMENDATIONS = 100
+"""The most recommendations one request returns."""
 
 LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
 """GitHub logins: letters, digits and hyphens, at most 39, not starting with a hyphen."""
@@ -103,6 +105,9 @@ class UserMatch(BaseModel):
 
 class Users(BaseModel):
     query: str
+    total: int
+    """How many logins match `query` (page through them with `offset`)."""
+    offset: int
     users: list[UserMatch]
 
 
@@ -130,6 +135,12 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
     location = settings.warehouse_location
     interval = settings.api_refresh_seconds if refresh_seconds is None else refresh_seconds
     holder = SnapshotHolder(lambda: open_warehouse(location, read_only=True), interval)
+    from octorec.serving.feedback import FeedbackStore, feedback_router
+    from octorec.serving.users import user_router
+
+    feedback = FeedbackStore(
+        lambda: open_warehouse(location, read_only=True), lambda: open_warehouse(location), interval
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -137,7 +148,9 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
         # them (and contending when requests overlap) cost far more than they save.
         with threadpool_limits(1, "blas"):
             holder.start()
+            feedback.start()
             yield
+            feedback.stop()
             holder.stop()
 
     app = FastAPI(
@@ -147,6 +160,7 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.snapshots = holder
+    app.state.feedback = feedback
 
     @app.exception_handler(UnknownNameError)
     async def unknown(_: Request, error: UnknownNameError) -> Response:
@@ -188,17 +202,21 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
     )
     async def recommendations(
         login: Login,
-        limit: Annotated[int, Query(ge=1, le=100, description="at most this many")] = 10,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_RECOMMENDATIONS, description="at most this many")
+        ] = 10,
     ) -> Response:
-        """A user's stored recommendations, best first, each with its components and reason."""
+        """A user's stored recommendations, best first, each with its components and reason
+        (less the projects they dismissed; ranks stay as stored)."""
         snapshot = holder.current
-        found = snapshot.recommendations_of(login, limit)
+        stored = snapshot.recommendations_of(login, MAX_RECOMMENDATIONS)
+        found = feedback.without_dismissed(login, stored, lambda r: r["project"]["full_name"])
         return _json(
             {
                 "login": snapshot.login(login),
                 "run_id": snapshot.run_id,
                 "weights": snapshot.weights[login.lower()],
-                "recommendations": found,
+                "recommendations": found[:limit],
             }
         )
 
@@ -231,9 +249,22 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
             str, Query(max_length=39, pattern=r"^[A-Za-z0-9-]*$", description="part of a login")
         ] = "",
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, description="skip this many matches (paging)")] = 0,
     ) -> Response:
-        """Logins with stored recommendations that contain `query` (any case)."""
-        return _json({"query": query, "users": holder.current.search(query, limit)})
+        """Logins with stored recommendations that contain `query` (any case): those starting
+        with it first, then A to Z; `total` counts every match, `offset` pages through them."""
+        snapshot = holder.current
+        return _json(
+            {
+                "query": query,
+                "total": snapshot.matches(query),
+                "offset": offset,
+                "users": snapshot.search(query, limit, offset),
+            }
+        )
+
+    app.include_router(feedback_router(settings, holder, feedback))
+    app.include_router(user_router(holder, feedback))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

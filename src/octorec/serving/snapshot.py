@@ -26,6 +26,7 @@ from octorec.results import (
     UnknownProjectError,
     UnknownUserError,
     close_matches,
+    known_projects,
     last_run,
     load_project_vectors,
     project_summaries,
@@ -76,6 +77,8 @@ class ResultsSnapshot:
     vectors: ProjectVectors
     login_names: dict[str, str] = field(default_factory=dict)
     """Lower-case login → the login as stored."""
+    known: dict[str, list[str]] = field(default_factory=dict)
+    """Lower-case login → the projects they starred, own or liked (what they were scored on)."""
 
     @classmethod
     def empty(cls) -> ResultsSnapshot:
@@ -124,6 +127,7 @@ class ResultsSnapshot:
             projects=projects,
             vectors=load_project_vectors(warehouse),
             login_names=logins,
+            known=known_projects(warehouse),
         )
 
     def recommendations_of(self, login: str, limit: int) -> list[dict[str, Any]]:
@@ -144,12 +148,22 @@ class ResultsSnapshot:
             )
         return found
 
-    def search(self, query: str, limit: int) -> list[dict[str, Any]]:
-        """Logins containing `query`, with their number of recommendations."""
+    def search(self, query: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Logins containing `query`, from the `offset`-th, with their number of
+        recommendations (`matches` counts them all)."""
         return [
             {"login": login, "recommendations": len(self.recommendations[login.lower()])}
-            for login in search_logins(self.logins, query, limit)
+            for login in search_logins(self.logins, query, offset + limit)[offset:]
         ]
+
+    def matches(self, query: str) -> int:
+        """How many logins contain `query`."""
+        return len(search_logins(self.logins, query, len(self.logins)))
+
+    def known_of(self, login: str) -> list[dict[str, Any]]:
+        """The projects a user starred, owns or liked, as the API returns projects."""
+        names = self.known.get(self.login(login).lower(), [])
+        return [project_payload(self.projects.get(name.lower()), name) for name in names]
 
     def project(self, full_name: str) -> dict[str, Any]:
         """A project's summary; `UnknownProjectError` with close matches."""

@@ -71,9 +71,10 @@ def open_duckdb(
 ) -> DuckDBWarehouse:
     """Open (or create) the DuckDB file at `path`.
 
-    DuckDB lets one process write a file, or several read it, not both: a short-lived
-    connection of another process (the API reading a new run, `octorec status`) is waited for
-    up to `lock_wait` seconds before giving up.
+    DuckDB lets one process write a file, or several read it, not both (nor, within a process,
+    connections in both modes at once): a short-lived connection of another process (the API
+    reading a new run, `octorec status`) or of this one is waited for up to `lock_wait`
+    seconds before giving up.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -88,8 +89,11 @@ def open_duckdb(
     while True:
         try:
             connection = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
-            locked = "lock" in str(error).lower()
+        except (duckdb.IOException, duckdb.ConnectionException) as error:
+            # Another process's connection holds the file lock; one of this process (the API
+            # writing feedback while it reads a new run) in the other mode refuses this one.
+            text = str(error).lower()
+            locked = "lock" in text or "different configuration" in text
             if locked and time.monotonic() + pause < deadline:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)

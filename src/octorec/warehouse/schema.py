@@ -69,6 +69,13 @@ RAW_TABLES: Final[dict[str, str]] = {
         body JSON,
         fetched_at TIMESTAMPTZ NOT NULL
     """,
+    f"{c.RAW_SCHEMA}.{c.RAW_FEEDBACK}": """
+        user_login VARCHAR NOT NULL,
+        project_full_name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (user_login, project_full_name)
+    """,
 }
 
 PIPELINE_TABLES: Final[dict[str, str]] = {

@@ -1,6 +1,9 @@
-// The octorec page: find a developer, show their recommendations, and projects like a project.
+// The octorec page: find a developer, show their recommendations next to what they starred or
+// own, like or dismiss a recommendation, and see projects like a project.
 // Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>), so the server needs none.
 // Everything the API returns is written with textContent and DOM calls, never parsed as HTML.
+// A bearer token for the writes (when the server has API_TOKEN) stays in this tab's
+// sessionStorage and is sent only in the Authorization header of the feedback requests.
 
 const COMPONENTS = [
   ["semantic", "Semantic"],
@@ -18,6 +21,9 @@ const RECOMMENDATION_LIMIT = 10;
 const SIMILAR_LIMIT = 10;
 const USER_LIMIT = 12;
 const SCORE_TOLERANCE = 0.005;
+const TOKEN_KEY = "octorec-api-token";
+const TOKEN_NEEDED = "This server needs an API token for likes and dismissals: "
+  + "enter it under \u201cAPI token\u201d above.";
 
 const $ = (id) => document.getElementById(id);
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
@@ -56,21 +62,44 @@ class ApiError extends Error {
   }
 }
 
-/** GET a JSON route; an `ApiError` carrying the server's message when it answers with an error. */
-async function getJSON(path, signal) {
+/** Fetch a JSON route; an `ApiError` carrying the server's message when it answers with an error. */
+async function requestJSON(path, { method = "GET", body, signal, token } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    response = await fetch(path, { method, signal, headers, body: payload });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(`Could not reach the octorec server (${error.message}).`);
   }
-  const body = await response.json().catch(() => null);
-  if (response.ok) return body;
+  const answer = await response.json().catch(() => null);
+  if (response.ok) return answer;
+  if (response.status === 401) {
+    $("token-box").open = true;
+    throw new ApiError(TOKEN_NEEDED);
+  }
   let detail = `The server answered ${response.status} ${response.statusText}.`;
-  if (typeof body?.detail === "string") detail = body.detail;
-  else if (Array.isArray(body?.detail)) detail = body.detail.map((d) => d.msg).join("; ");
-  throw new ApiError(detail, body);
+  if (typeof answer?.detail === "string") detail = answer.detail;
+  else if (Array.isArray(answer?.detail)) detail = answer.detail.map((d) => d.msg).join("; ");
+  throw new ApiError(detail, answer);
+}
+
+const getJSON = (path, signal) => requestJSON(path, { signal });
+
+/** The bearer token this tab was given, if any. */
+const apiToken = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+/** POST a like or dismissal, or DELETE one (`kind` null), with the token when there is one. */
+function sendFeedback(login, fullName, kind) {
+  const base = `/users/${encodeURIComponent(login)}/feedback`;
+  if (kind === null) {
+    return requestJSON(`${base}/${projectPath(fullName)}`, { method: "DELETE", token: apiToken() });
+  }
+  const body = { project: fullName, kind };
+  return requestJSON(base, { method: "POST", body, token: apiToken() });
 }
 
 /** Fill the alert region: an error and, for an unknown name, links to its close matches. */
@@ -158,11 +187,99 @@ function scoreBar(score, parts) {
   return [el("p", { class: "score" }, "Score ", value), bar, legend];
 }
 
-function recommendationCard(item, weights) {
+/** Say what a feedback click did, with an optional action (undo). */
+function feedbackStatus(text, action = null) {
+  const status = $("feedback-status");
+  status.replaceChildren();
+  if (text) status.append(text);
+  if (action) status.append(action);
+}
+
+/** Dismiss: the card goes at once; it comes back (with the error) when the server refuses. */
+async function dismiss(login, fullName, item) {
+  const results = $("results");
+  const next = item.nextSibling;
+  item.remove();
+  feedbackStatus(`Dismissing ${fullName}\u2026`);
+  try {
+    await sendFeedback(login, fullName, "dismiss");
+  } catch (error) {
+    results.insertBefore(item, next && next.parentNode === results ? next : null);
+    feedbackStatus("");
+    showMessage(`${fullName} was not dismissed: ${error.message}`);
+    return;
+  }
+  const undo = el("button", { type: "button", class: "undo" }, "Undo", hidden(` ${fullName}`));
+  undo.addEventListener("click", async () => {
+    try {
+      await sendFeedback(login, fullName, null);
+    } catch (error) {
+      showMessage(`${fullName} is still dismissed: ${error.message}`);
+      return;
+    }
+    results.insertBefore(item, next && next.parentNode === results ? next : null);
+    feedbackStatus(`${fullName} is back.`);
+  });
+  feedbackStatus(`Dismissed ${fullName}: it will not be recommended to ${login} again.`, undo);
+}
+
+/** Like (or take back a like): the button shows it at once, and reverts when refused. */
+async function toggleLike(login, fullName, button) {
+  const liked = button.getAttribute("aria-pressed") === "true";
+  button.setAttribute("aria-pressed", liked ? "false" : "true");
+  try {
+    await sendFeedback(login, fullName, liked ? null : "like");
+  } catch (error) {
+    button.setAttribute("aria-pressed", liked ? "true" : "false");
+    showMessage(`${fullName} was not ${liked ? "unliked" : "liked"}: ${error.message}`);
+    return;
+  }
+  feedbackStatus(liked
+    ? `Took back the like of ${fullName}.`
+    : `Liked ${fullName}: the next run counts it like a star.`);
+}
+
+function feedbackButtons(login, fullName, liked) {
+  const like = el(
+    "button",
+    { type: "button", class: "like", "aria-pressed": liked ? "true" : "false" },
+    "Like",
+    hidden(` ${fullName}`),
+  );
+  const drop = el("button", { type: "button", class: "dismiss" }, "Dismiss", hidden(` ${fullName}`));
+  like.addEventListener("click", () => toggleLike(login, fullName, like));
+  drop.addEventListener("click", () => dismiss(login, fullName, drop.closest("li")));
+  return el("div", { class: "feedback" }, like, drop);
+}
+
+function recommendationCard(item, weights, login, liked) {
   const badge = el("span", { class: "rank", title: `Rank ${item.rank}` }, `#${item.rank}`);
   const parts = contributions(weights, item.components);
   const reason = el("p", { class: "reason", text: item.reason });
-  return card(item.project, [...scoreBar(item.score, parts), reason], badge);
+  const name = item.project.full_name;
+  const buttons = feedbackButtons(login, name, liked.has(name.toLowerCase()));
+  return card(item.project, [...scoreBar(item.score, parts), reason, buttons], badge);
+}
+
+/** What the user starred or owns (their known projects), beside what is recommended. */
+function showEvidence(profile) {
+  const known = profile.known_projects;
+  $("evidence-title").textContent = `What ${profile.login} starred or owns`;
+  $("evidence-summary").textContent = known.length
+    ? `${plural(known.length, "project", "projects")} the recommendations were made from.`
+    : "No known projects: the recommendations come from their profile, or popularity.";
+  const item = (project) => el(
+    "li",
+    { "data-project": project.full_name },
+    el("a", { href: projectHash(project.full_name) }, project.full_name),
+    facts(project),
+  );
+  $("known").replaceChildren(...known.map(item));
+  const liked = profile.liked.map((name) => el("li", { "data-project": name }, name));
+  $("liked").replaceChildren(...liked);
+  $("liked-title").hidden = !liked.length;
+  $("evidence").hidden = false;
+  $("columns").classList.add("with-evidence");
 }
 
 function similarCard(item) {
@@ -207,12 +324,16 @@ async function showUser(login, signal) {
   if (!LOGIN.test(login)) throw new ApiError(`"${login}" is not a GitHub login. ${LOGIN_RULE}`);
   const path = `/users/${encodeURIComponent(login)}/recommendations`;
   const data = await getJSON(`${path}?limit=${RECOMMENDATION_LIMIT}`, signal);
+  const profile = await getJSON(`/users/${encodeURIComponent(login)}`, signal);
   const items = data.recommendations;
+  const liked = new Set(profile.liked.map((name) => name.toLowerCase()));
   const summary = items.length
     ? `${plural(items.length, "project", "projects")}, best first. ${explain(data.weights, items)}`
     : "No projects are recommended to this developer yet.";
   setView(`Recommendations for ${data.login}`, summary);
-  showResults("Recommended projects", items.map((item) => recommendationCard(item, data.weights)));
+  const cards = items.map((item) => recommendationCard(item, data.weights, data.login, liked));
+  showResults("Recommended projects", cards);
+  showEvidence(profile);
 }
 
 async function showProject(owner, repo, signal) {
@@ -261,6 +382,9 @@ async function route({ focus = false } = {}) {
     parts = ["?"]; // a malformed escape: treated as an unknown page
   }
   showMessage("");
+  feedbackStatus("");
+  $("evidence").hidden = true;
+  $("columns").classList.remove("with-evidence");
   $("project-detail").hidden = true;
   $("results-title").hidden = true;
   $("results").replaceChildren();
@@ -285,7 +409,8 @@ async function route({ focus = false } = {}) {
 let searchTimer = 0;
 let searching = null;
 
-async function searchUsers() {
+/** One page of the developers whose login contains the query (every developer without one). */
+async function searchUsers(offset = 0) {
   const query = $("user-search").value.trim();
   const status = $("search-status");
   if (!QUERY.test(query)) {
@@ -295,23 +420,56 @@ async function searchUsers() {
   searching?.abort();
   searching = new AbortController();
   try {
-    const path = `/users?query=${encodeURIComponent(query)}&limit=${USER_LIMIT}`;
-    const { users } = await getJSON(path, searching.signal);
+    const path = `/users?query=${encodeURIComponent(query)}&limit=${USER_LIMIT}&offset=${offset}`;
+    const { users, total } = await getJSON(path, searching.signal);
     $("user-options").replaceChildren(...users.map((u) => el("option", { value: u.login })));
     const links = users.map((u) => el("li", {}, el("a", { href: userHash(u.login) }, u.login)));
     $("user-matches").replaceChildren(...links);
-    // Which query the list answers: a reader (or a test) can tell a stale list from this one.
+    // Which query and page the list answers: a reader (or a test) can tell a stale list.
     $("user-matches").dataset.query = query;
-    if (!users.length) status.textContent = `No developer matches "${query}".`;
-    else if (!query) status.textContent = "Developers with recommendations:";
+    $("user-matches").dataset.offset = String(offset);
+    userOffset = offset;
+    $("user-pager").hidden = total <= USER_LIMIT;
+    $("users-range").textContent = users.length
+      ? `${offset + 1}\u2013${offset + users.length} of ${total}`
+      : `none of ${total}`;
+    $("users-prev").disabled = offset === 0;
+    $("users-next").disabled = offset + users.length >= total;
+    if (!total) status.textContent = `No developer matches "${query}".`;
+    else if (!query) status.textContent = `${plural(total, "developer", "developers")} with recommendations:`;
     else {
-      const matching = plural(users.length, "developer matches", "developers match");
+      const matching = plural(total, "developer matches", "developers match");
       status.textContent = `${matching} "${query}":`;
     }
   } catch (error) {
     if (error.name !== "AbortError") status.textContent = error.message;
   }
 }
+
+let userOffset = 0;
+$("users-prev").addEventListener("click", () => searchUsers(Math.max(0, userOffset - USER_LIMIT)));
+$("users-next").addEventListener("click", () => searchUsers(userOffset + USER_LIMIT));
+
+function showTokenState() {
+  $("token-status").textContent = apiToken()
+    ? "A token is set for this tab: likes and dismissals send it."
+    : "No token set: enough unless the server was started with API_TOKEN.";
+}
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = $("api-token").value.trim();
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  $("api-token").value = "";
+  showTokenState();
+});
+
+$("token-forget").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("api-token").value = "";
+  showTokenState();
+});
 
 function go(hash) {
   if (location.hash === hash) route({ focus: true });
@@ -324,7 +482,7 @@ $("user-search").addEventListener("input", (event) => {
   // Picking a datalist entry replaces the whole value: open that developer straight away.
   const picked = !(event instanceof InputEvent) || event.inputType === "insertReplacementText";
   if (picked && [...$("user-options").options].some((o) => o.value === value)) go(userHash(value));
-  searchTimer = setTimeout(searchUsers, SEARCH_DELAY_MS);
+  searchTimer = setTimeout(() => searchUsers(0), SEARCH_DELAY_MS);
 });
 
 $("search-form").addEventListener("submit", (event) => {
@@ -343,5 +501,6 @@ window.addEventListener("hashchange", () => {
   if (!location.hash || location.hash.startsWith("#/")) route({ focus: true });
 });
 
+showTokenState();
 route();
 searchUsers();
