@@ -18,16 +18,11 @@ from octorec.defs.automation import FEEDBACK_TABLE, FEEDBACK_TAG, feedback_senso
 from octorec.settings import load_automation_settings
 from octorec.warehouse import open_warehouse
 from octorec.warehouse.fingerprints import table_fingerprint
+from octorec.warehouse.schema import RAW_TABLES
 
 # The table as the feedback API creates it (octorec.warehouse.schema once that work is in);
 # the sensor reads no column by name, only the table's content.
-FEEDBACK_COLUMNS = """
-    user_login VARCHAR NOT NULL,
-    project_full_name VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (user_login, project_full_name)
-"""
+FEEDBACK_COLUMNS = RAW_TABLES[FEEDBACK_TABLE]  # the table the API writes
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -98,6 +93,7 @@ def warehouse(
 
 def test_new_changed_and_withdrawn_feedback_each_start_one_run(warehouse: str | Path) -> None:
     daemon = Daemon()
+    _sql(warehouse, f"DROP TABLE {FEEDBACK_TABLE}")  # a warehouse from before feedback existed
     assert "has no raw.feedback table yet" in _skip(daemon.tick())
     _create_feedback_table(warehouse)
     assert _skip(daemon.tick()) == "no new feedback since the last run (0 answers stored)"
