@@ -114,7 +114,7 @@ def _save_screenshot(driver: WebDriver, directory: Path, name: str) -> Path:
 def test_searching_a_user_shows_their_recommendations(
     live_server: str, driver: WebDriver, tmp_path: Path
 ) -> None:
-    answer = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    answer = _api(f"{live_server}/users/{USER}/recommendations")
     expected = answer["recommendations"]
     names = [item["project"]["full_name"] for item in expected]
     assert len(names) in range(1, MAX_CARDS + 1), f"the API returned {len(names)} recommendations"
@@ -176,7 +176,7 @@ def test_searching_a_user_shows_their_recommendations(
 def test_a_card_opens_the_project_page_with_similar_projects(
     live_server: str, driver: WebDriver, tmp_path: Path
 ) -> None:
-    recommended = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    recommended = _api(f"{live_server}/users/{USER}/recommendations")
     user_names = [item["project"]["full_name"] for item in recommended["recommendations"]]
     driver.get(f"{live_server}/#/users/{USER}")
     card = _wait_for_cards(driver, user_names)[0]

@@ -63,18 +63,45 @@ class LabelSets:
         return values
 
 
+class LabelCatalogue:
+    """The projects' side of a label component, prepared once per catalogue: the vocabulary
+    (the projects' labels and any others users may bring, such as the whole taxonomy) and the
+    projects' distinct label sets over it.
+
+    Extra labels that no project has are zero columns: they change no Jaccard index and no
+    inner product, so scores are those of a vocabulary built from the users' labels.
+    """
+
+    def __init__(self, project_labels: Sequence[Sequence[str]], extra: Sequence[str] = ()) -> None:
+        self.labels = vocabulary(project_labels, [list(extra)])
+        self.known = frozenset(self.labels)
+        self.sets = LabelSets(multi_hot(project_labels, self.labels))
+
+    def covers(self, user_labels: Sequence[Sequence[str]]) -> bool:
+        """Whether every one of these labels is in the vocabulary."""
+        return all(label in self.known for row in user_labels for label in row)
+
+
 class LabelScores:
     """One label component of a run: the users' and the projects' sets over one vocabulary.
 
     In the approximate index a label block is the unit multi-hot vector (set cosine stands in
-    for Jaccard).
+    for Jaccard). A prepared `catalogue` whose vocabulary covers the users' labels is reused
+    as it is; otherwise the vocabulary is built from the users' and the projects' labels.
     """
 
     unit_block = True
 
     def __init__(
-        self, user_labels: Sequence[Sequence[str]], project_labels: Sequence[Sequence[str]]
+        self,
+        user_labels: Sequence[Sequence[str]],
+        project_labels: Sequence[Sequence[str]],
+        catalogue: LabelCatalogue | None = None,
     ) -> None:
+        if catalogue is not None and catalogue.covers(user_labels):
+            self.users = multi_hot(user_labels, catalogue.labels)
+            self.sets = catalogue.sets
+            return
         labels = vocabulary(user_labels, project_labels)
         self.users = multi_hot(user_labels, labels)
         self.sets = LabelSets(multi_hot(project_labels, labels))

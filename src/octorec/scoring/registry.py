@@ -15,9 +15,11 @@ from pydantic import BaseModel
 
 from octorec.scoring.collaborative import CollaborativeScores
 from octorec.scoring.components import Component, Reason, ScoringInputs
-from octorec.scoring.labels import LabelScores
+from octorec.scoring.inputs import ProjectFeatures
+from octorec.scoring.labels import LabelCatalogue, LabelScores
 from octorec.scoring.popularity import PopularityScores
 from octorec.scoring.semantic import SemanticScores
+from octorec.sources.taxonomy import CATEGORY, TECH_STACK, load_taxonomy
 
 COLLABORATIVE_SHARE = 0.25
 """The share of the score above which the collaborative evidence is named."""
@@ -36,11 +38,24 @@ def _semantic(inputs: ScoringInputs) -> SemanticScores:
 
 
 def _category(inputs: ScoringInputs) -> LabelScores:
-    return LabelScores(inputs.users.categories, inputs.projects.categories)
+    return LabelScores(
+        inputs.users.categories, inputs.projects.categories, inputs.prepared.get("category")
+    )
 
 
 def _tech_stack(inputs: ScoringInputs) -> LabelScores:
-    return LabelScores(inputs.users.tech_stack, inputs.projects.tech_stack)
+    return LabelScores(
+        inputs.users.tech_stack, inputs.projects.tech_stack, inputs.prepared.get("tech_stack")
+    )
+
+
+def _category_catalogue(projects: ProjectFeatures) -> LabelCatalogue:
+    # Every taxonomy label: a person's declared categories are mapped to them (dbt's rule).
+    return LabelCatalogue(projects.categories, sorted(load_taxonomy().all_labels(CATEGORY)))
+
+
+def _tech_stack_catalogue(projects: ProjectFeatures) -> LabelCatalogue:
+    return LabelCatalogue(projects.tech_stack, sorted(load_taxonomy().all_labels(TECH_STACK)))
 
 
 def _popularity(inputs: ScoringInputs) -> PopularityScores:
@@ -115,8 +130,18 @@ COMPONENTS = Registry(
             index_fallback=True,
             description="closeness in meaning to what the user knows",
         ),
-        Component("category", _category, description="Jaccard index of the categories"),
-        Component("tech_stack", _tech_stack, description="Jaccard index of the tech stacks"),
+        Component(
+            "category",
+            _category,
+            description="Jaccard index of the categories",
+            prepare_projects=_category_catalogue,
+        ),
+        Component(
+            "tech_stack",
+            _tech_stack,
+            description="Jaccard index of the tech stacks",
+            prepare_projects=_tech_stack_catalogue,
+        ),
         Component(
             "popularity",
             _popularity,

@@ -83,6 +83,33 @@ class Recommendations(BaseModel):
     recommendations: list[Recommendation]
 
 
+class UserRecommendations(Recommendations):
+    computed: bool = False
+    """Whether they were computed for this request rather than read from the last run."""
+    unknown_projects: list[str] = []
+    """With `refresh=true`: fetched stars the catalogue does not hold."""
+
+
+class ComputedRecommendations(BaseModel):
+    login: str | None
+    run_id: str | None
+    """The run whose catalogue, model and weights they were computed with."""
+    computed: bool
+    weights: dict[str, float]
+    recommendations: list[Recommendation]
+    known_projects: list[str]
+    """The catalogue projects taken as known (never recommended)."""
+    unknown_projects: list[str]
+    """Named projects the catalogue does not hold (ignored)."""
+    unmatched_categories: list[str]
+    """Declared categories the taxonomy does not know (ignored, as the pipeline ignores them)."""
+    unmatched_tech_stack: list[str]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
 class SimilarProject(BaseModel):
     project: Project
     similarity: float
@@ -129,7 +156,11 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
     """The API and web page over the results stored in `settings`' warehouse."""
     location = settings.warehouse_location
     interval = settings.api_refresh_seconds if refresh_seconds is None else refresh_seconds
-    holder = SnapshotHolder(lambda: open_warehouse(location, read_only=True), interval)
+    from octorec.serving.on_request import load_scoring, on_request_router
+
+    holder = SnapshotHolder(
+        lambda: open_warehouse(location, read_only=True), interval, load_scoring(settings)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +178,9 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.snapshots = holder
+    router, on_request = on_request_router(settings, holder)
+    # `app.state.on_request.dismissed`: the feedback hook (login → dismissed projects).
+    app.state.on_request = on_request
 
     @app.exception_handler(UnknownNameError)
     async def unknown(_: Request, error: UnknownNameError) -> Response:
@@ -181,28 +215,6 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
         return _json(body)
 
     @app.get(
-        "/users/{login}/recommendations",
-        response_model=Recommendations,
-        responses={404: {"model": NotFound}},
-        tags=["recommendations"],
-    )
-    async def recommendations(
-        login: Login,
-        limit: Annotated[int, Query(ge=1, le=100, description="at most this many")] = 10,
-    ) -> Response:
-        """A user's stored recommendations, best first, each with its components and reason."""
-        snapshot = holder.current
-        found = snapshot.recommendations_of(login, limit)
-        return _json(
-            {
-                "login": snapshot.login(login),
-                "run_id": snapshot.run_id,
-                "weights": snapshot.weights[login.lower()],
-                "recommendations": found,
-            }
-        )
-
-    @app.get(
         "/projects/{owner}/{repo}/similar",
         response_model=SimilarProjects,
         responses={404: {"model": NotFound}},
@@ -224,6 +236,8 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
                 "similar": snapshot.similar(full_name, limit),
             }
         )
+
+    app.include_router(router)
 
     @app.get("/users", response_model=Users, tags=["recommendations"])
     async def users(

@@ -1,5 +1,6 @@
 // The octorec page: find a developer, show their recommendations, and projects like a project.
-// Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>), so the server needs none.
+// Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>, #/for?starred=<a/b,c/d>
+// for recommendations computed on request), so the server needs none.
 // Everything the API returns is written with textContent and DOM calls, never parsed as HTML.
 
 const COMPONENTS = [
@@ -12,6 +13,8 @@ const COMPONENTS = [
 const LOGIN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/;
 const QUERY = /^[A-Za-z0-9-]{0,39}$/;
 const REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+const FULL_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
+const STARRED_LIMIT = 200;
 const LOGIN_RULE = "Logins contain only letters, digits and hyphens.";
 const SEARCH_DELAY_MS = 200;
 const RECOMMENDATION_LIMIT = 10;
@@ -56,11 +59,17 @@ class ApiError extends Error {
   }
 }
 
-/** GET a JSON route; an `ApiError` carrying the server's message when it answers with an error. */
-async function getJSON(path, signal) {
+/** GET a JSON route (or POST `body` as JSON); an `ApiError` carrying the server's message when
+ * it answers with an error. */
+async function getJSON(path, signal, payload = undefined) {
   let response;
+  const headers = { Accept: "application/json" };
+  const init = payload === undefined
+    ? { signal, headers }
+    : { signal, method: "POST", headers: { ...headers, "Content-Type": "application/json" },
+      body: JSON.stringify(payload) };
   try {
-    response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+    response = await fetch(path, init);
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(`Could not reach the octorec server (${error.message}).`);
@@ -206,12 +215,46 @@ async function showUser(login, signal) {
   setView(`Recommendations for ${login}`, "Loading recommendations…");
   if (!LOGIN.test(login)) throw new ApiError(`"${login}" is not a GitHub login. ${LOGIN_RULE}`);
   const path = `/users/${encodeURIComponent(login)}/recommendations`;
-  const data = await getJSON(`${path}?limit=${RECOMMENDATION_LIMIT}`, signal);
+  // No limit: the stored ones (a limit past the stored top N would compute more on request).
+  const data = await getJSON(path, signal);
   const items = data.recommendations;
   const summary = items.length
     ? `${plural(items.length, "project", "projects")}, best first. ${explain(data.weights, items)}`
     : "No projects are recommended to this developer yet.";
   setView(`Recommendations for ${data.login}`, summary);
+  showResults("Recommended projects", items.map((item) => recommendationCard(item, data.weights)));
+}
+
+/** The project names pasted in the form: split on commas and white space, duplicates dropped. */
+function pastedNames(text) {
+  return [...new Set(text.split(/[\s,]+/).map((name) => name.trim()).filter(Boolean))];
+}
+
+const forHash = (names) => `#/for?starred=${encodeURIComponent(names.join(","))}`;
+
+async function showComputed(names, signal) {
+  setView("Recommended for these projects", "Computing recommendations…");
+  if (!names.length) throw new ApiError("Paste at least one project, as owner/name.");
+  const bad = names.find((name) => !FULL_NAME.test(name));
+  if (bad) throw new ApiError(`"${bad}" is not a repository name: write it as owner/name.`);
+  if (names.length > STARRED_LIMIT) {
+    throw new ApiError(`At most ${STARRED_LIMIT} projects, please (${names.length} pasted).`);
+  }
+  const data = await getJSON("/recommendations", signal, {
+    starred: names,
+    limit: RECOMMENDATION_LIMIT,
+  });
+  const items = data.recommendations;
+  const known = plural(data.known_projects.length, "known project", "known projects");
+  const found = items.length
+    ? `${plural(items.length, "project", "projects")} for ${known}, best first. `
+      + explain(data.weights, items)
+    : `Nothing to recommend for ${known}.`;
+  const unknown = data.unknown_projects.length
+    ? ` Not in the catalogue, so left out: ${data.unknown_projects.join(", ")}.`
+    : "";
+  setView("Recommended for these projects", found + unknown);
+  $("view-summary").dataset.unknown = data.unknown_projects.join(",");
   showResults("Recommended projects", items.map((item) => recommendationCard(item, data.weights)));
 }
 
@@ -255,8 +298,10 @@ async function route({ focus = false } = {}) {
   routing = new AbortController();
   const { signal } = routing;
   let parts;
+  const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
   try {
-    parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+    parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean)
+      .map(decodeURIComponent);
   } catch {
     parts = ["?"]; // a malformed escape: treated as an unknown page
   }
@@ -267,6 +312,9 @@ async function route({ focus = false } = {}) {
   $("view").setAttribute("aria-busy", "true");
   try {
     if (parts[0] === "users" && parts.length === 2) await showUser(parts[1], signal);
+    else if (parts[0] === "for" && parts.length === 1) {
+      await showComputed(pastedNames(query.get("starred") ?? ""), signal);
+    }
     else if (parts[0] === "projects" && parts.length === 3) {
       await showProject(parts[1], parts[2], signal);
     } else showHome(parts.length ? "There is no such page; search for a developer instead." : "");
@@ -332,6 +380,19 @@ $("search-form").addEventListener("submit", (event) => {
   const login = $("user-search").value.trim();
   if (LOGIN.test(login)) go(userHash(login));
   else $("search-status").textContent = login ? LOGIN_RULE : "Type a login first.";
+});
+
+$("projects-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const names = pastedNames($("projects-input").value);
+  const status = $("projects-status");
+  const bad = names.find((name) => !FULL_NAME.test(name));
+  if (!names.length) status.textContent = "Paste a project first, as owner/name.";
+  else if (bad) status.textContent = `"${bad}" is not a repository name: write it as owner/name.`;
+  else {
+    status.textContent = "";
+    go(forHash(names));
+  }
 });
 
 document.querySelector(".skip-link").addEventListener("click", (event) => {
