@@ -11,6 +11,8 @@ without locks (the index cache has its own).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -31,7 +33,7 @@ from octorec.scoring.inputs import (
 )
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.scorer import Scorer
-from octorec.settings import Settings
+from octorec.settings import ScoringWeights, Settings
 from octorec.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -53,12 +55,23 @@ class ScoringContext:
     """Users the item-item model learnt from."""
     seconds: float = 0.0
     indexes: IndexCache = field(init=False, repr=False)
+    cold_start_weights: ScoringWeights = field(init=False, repr=False)
+    """`settings.content_weights` as score weights, made once (pydantic settings cost ms)."""
+    fingerprint: str = field(init=False, repr=False)
+    """The scoring settings' fingerprint (`scoring_settings_fingerprint`)."""
+    columns: dict[str, int] = field(init=False, repr=False)
+    """Each project's row by its exact name."""
     _rows: dict[str, int] = field(init=False, repr=False)
     _owned: dict[str, list[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "indexes", IndexCache(self._base_scorer))
-        rows = {name.lower(): i for i, name in enumerate(self.projects.names)}
+        cold = self.settings.content_weights.as_scoring_weights()
+        object.__setattr__(self, "cold_start_weights", cold)
+        object.__setattr__(self, "fingerprint", scoring_settings_fingerprint(self.settings))
+        columns = {name: i for i, name in enumerate(self.projects.names)}
+        object.__setattr__(self, "columns", columns)
+        rows = {name.lower(): i for name, i in columns.items()}
         object.__setattr__(self, "_rows", rows)
         owned: dict[str, list[str]] = {}
         for name in self.projects.names:
@@ -130,7 +143,24 @@ class ScoringContext:
 
         if self.settings.scorer.retrieval == Retrieval.ANN:
             self.indexes.get(self.settings.weights)
-            self.indexes.get(self.settings.content_weights.as_scoring_weights())
+            self.indexes.get(self.cold_start_weights)
+
+
+def scoring_settings_fingerprint(settings: Settings) -> str:
+    """The settings that change scores (weights, scorer, filters, top N, threshold), hashed."""
+    relevant = settings.model_dump(
+        mode="json",
+        include={
+            "weights",
+            "content_weights",
+            "scorer",
+            "filters",
+            "top_n",
+            "min_similarity",
+            "user_profile_weight",
+        },
+    )
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def build_context(

@@ -175,7 +175,9 @@ def recommend_person(
     """Score one person on request: `score_users` on their profile (see there for the
     options; `exclude` takes dismissed projects too)."""
     profile, notes = person_profile(person, context, encoder)
-    users = profile_features([profile], context.projects, settings.user_profile_weight)
+    users = profile_features(
+        [profile], context.projects, settings.user_profile_weight, columns=context.columns
+    )
     table = score_users(
         users,
         context,
@@ -188,7 +190,7 @@ def recommend_person(
     )
     used = weights_used(
         settings.weights,
-        settings.content_weights.as_scoring_weights(),
+        context.cold_start_weights,
         users.knows_nothing(),
         users.without_signal(),
     )[0]

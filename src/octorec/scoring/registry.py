@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import numpy as np
 from pydantic import BaseModel
 
 from octorec.scoring.collaborative import CollaborativeScores
@@ -18,7 +19,7 @@ from octorec.scoring.components import Component, Reason, ScoringInputs
 from octorec.scoring.inputs import ProjectFeatures
 from octorec.scoring.labels import LabelCatalogue, LabelScores
 from octorec.scoring.popularity import PopularityScores
-from octorec.scoring.semantic import SemanticScores
+from octorec.scoring.semantic import CATALOGUE_COSINES_BYTES, SemanticScores, catalogue_cosines
 from octorec.sources.taxonomy import CATEGORY, TECH_STACK, load_taxonomy
 
 COLLABORATIVE_SHARE = 0.25
@@ -34,7 +35,14 @@ def _semantic(inputs: ScoringInputs) -> SemanticScores:
         inputs.projects.semantic,
         inputs.settings.semantic_neighbours,
         memory_bytes=inputs.settings.block_memory_mb * 2**20,
+        cosines=inputs.prepared.get("semantic"),
     )
+
+
+def _semantic_catalogue(projects: ProjectFeatures) -> np.ndarray | None:
+    # Small catalogues: the cosines of every pair, so a request gathers its known projects'
+    # rows instead of multiplying them with the whole catalogue.
+    return catalogue_cosines(projects.semantic, CATALOGUE_COSINES_BYTES)
 
 
 def _category(inputs: ScoringInputs) -> LabelScores:
@@ -129,6 +137,7 @@ COMPONENTS = Registry(
             _semantic,
             index_fallback=True,
             description="closeness in meaning to what the user knows",
+            prepare_projects=_semantic_catalogue,
         ),
         Component(
             "category",

@@ -3,8 +3,6 @@ request-time scoring both call), and replacing the stored result table."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -15,7 +13,12 @@ import pyarrow as pa
 
 from octorec import constants as c
 from octorec.scoring.chunked import score_in_project_chunks
-from octorec.scoring.context import ScoringContext, build_context, load_catalogue
+from octorec.scoring.context import (
+    ScoringContext,
+    build_context,
+    load_catalogue,
+    scoring_settings_fingerprint,
+)
 from octorec.scoring.explanations import matched_labels, most_similar_known, reason
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, read_users, user_features
 from octorec.scoring.recommend import recommend
@@ -147,12 +150,14 @@ def score_users(
     Raises:
         ValueError: `settings` score differently from those the context was built with.
     """
-    if scoring_settings_fingerprint(settings) != scoring_settings_fingerprint(context.settings):
+    if settings is not context.settings and scoring_settings_fingerprint(settings) != (
+        context.fingerprint
+    ):
         raise ValueError(
             "the scoring context was built with other scoring settings; build it again"
         )
     projects = context.restricted(exclude, languages, categories)
-    cold_start_weights = settings.content_weights.as_scoring_weights()
+    cold_start_weights = context.cold_start_weights
     result = recommend(
         users,
         projects,
@@ -328,23 +333,6 @@ def score_shard_and_stage(
         run_id=run_id,
     )
     return ShardSummary(shard, shards, summary, outcome, generation)
-
-
-def scoring_settings_fingerprint(settings: Settings) -> str:
-    """The settings that change scores (weights, scorer, filters, top N, threshold), hashed."""
-    relevant = settings.model_dump(
-        mode="json",
-        include={
-            "weights",
-            "content_weights",
-            "scorer",
-            "filters",
-            "top_n",
-            "min_similarity",
-            "user_profile_weight",
-        },
-    )
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def _score(

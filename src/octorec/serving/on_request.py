@@ -223,10 +223,10 @@ class OnRequest:
         return None
 
 
-def _weights(users: UserFeatures, settings: Settings) -> dict[str, float]:
+def _weights(users: UserFeatures, context: ScoringContext, settings: Settings) -> dict[str, float]:
     used = weights_used(
         settings.weights,
-        settings.content_weights.as_scoring_weights(),
+        context.cold_start_weights,
         users.knows_nothing(),
         users.without_signal(),
     )[0]
@@ -440,7 +440,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
                 "login": known,
                 "run_id": snapshot.run_id,
                 "computed": True,
-                "weights": _weights(users, settings),
+                "weights": _weights(users, scoring.context, settings),
                 "recommendations": [
                     recommendation_payload(r, snapshot.projects) for r in table.to_pylist()
                 ],
