@@ -223,3 +223,36 @@ def test_an_unknown_user_shows_the_message_and_close_matches(
     ]
     assert _cards(driver) == []
     assert driver.find_element(By.ID, "view").get_attribute("aria-busy") == "false"
+
+
+def test_pasting_projects_shows_recommendations_computed_for_them(
+    live_server: str, driver: WebDriver
+) -> None:
+    pasted = ["vuejs/vue", "nobody/not-here"]
+    answer = httpx.post(
+        f"{live_server}/recommendations",
+        json={"starred": pasted, "limit": PAGE_LIMIT},
+        timeout=30,
+    ).json()
+    names = [item["project"]["full_name"] for item in answer["recommendations"]]
+    assert names and answer["unknown_projects"] == ["nobody/not-here"]
+
+    driver.get(f"{live_server}/")
+    box = driver.find_element(By.ID, "projects-input")
+    assert driver.find_element(By.CSS_SELECTOR, "label[for='projects-input']").text
+    box.send_keys("vuejs/vue, not a name")
+    driver.find_element(By.CSS_SELECTOR, "#projects-form button[type='submit']").click()
+    status = driver.find_element(By.ID, "projects-status")
+    assert "not a repository name" in status.text and "#/for" not in driver.current_url
+
+    box.clear()
+    box.send_keys(", ".join(pasted))
+    driver.find_element(By.CSS_SELECTOR, "#projects-form button[type='submit']").click()
+    cards = _wait_for_cards(driver, names)
+    assert "#/for?starred=" in driver.current_url
+    summary = driver.find_element(By.ID, "view-summary")
+    assert summary.get_attribute("data-unknown") == "nobody/not-here"
+    assert "nobody/not-here" in summary.text
+    for card, item in zip(cards, answer["recommendations"], strict=True):
+        assert card.find_element(By.CSS_SELECTOR, ".score strong").text == f"{item['score']:.2f}"
+        assert _text(card.find_element(By.CSS_SELECTOR, ".reason").text) == _text(item["reason"])

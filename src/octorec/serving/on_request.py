@@ -76,14 +76,19 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
     model fitted on the stored users' projects, as the run fitted it) and the stored users."""
 
     def load(warehouse: Warehouse) -> Scoring:
+        from threadpoolctl import threadpool_limits
+
+        from octorec.cores import available_cores
+        from octorec.scoring.context import build_context
+
         projects = load_catalogue(warehouse, settings)
         users = user_features(
             read_users(warehouse, settings), projects.names, settings.model_dimensions
         )
-        from octorec.scoring.context import build_context
-
-        context = build_context(projects, users.known, settings)
-        context.warm_up()
+        # The server runs requests on one BLAS thread; the model fit and the index use all.
+        with threadpool_limits(available_cores(), "blas"):
+            context = build_context(projects, users.known, settings)
+            context.warm_up()
         rows = {login.lower(): i for i, login in enumerate(users.logins)}
         return Scoring(context=context, users=users, rows=rows)
 
