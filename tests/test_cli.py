@@ -349,3 +349,46 @@ def test_dagster_asset_materialize_takes_force_as_run_config(
         projects = warehouse.count("project_semantic_embeddings")
     assert metadata["embedded"].value == projects > 0  # the cache was ignored
     assert metadata["reused_from_cache"].value == 0
+
+
+def test_recommend_needs_a_login_or_something_to_compute_from(
+    stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recommend"]) == 1
+    assert "recommend needs a LOGIN, or --starred" in capsys.readouterr().err
+    assert main(["recommend", "alice", "--starred", "a/b"]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["recommend", "--starred", "a/b,not a name"]) == 1
+    assert capsys.readouterr().err == (
+        "octorec: --starred: expected a repository name 'owner/name', found 'not a name'\n"
+    )
+
+
+@pytest.mark.slow
+def test_recommend_starred_computes_now_what_the_api_computes(
+    pipeline_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from octorec.serving.api import create_app
+    from octorec.settings import load_settings
+
+    database, _, code, _, err = pipeline_run
+    assert code == 0, err[-2000:]
+    monkeypatch.setenv("OCTOREC_DATABASE", str(database))
+    starred = ["vuejs/vue", "nobody/nothing-here", "FreeCodeCamp/FreeCodeCamp"]
+    assert main(["recommend", "--starred", ",".join(starred), "--limit", "4", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["unknown_projects"] == ["nobody/nothing-here"]
+    assert body["known_projects"] == ["freeCodeCamp/freeCodeCamp", "vuejs/vue"]
+    assert len(body["recommendations"]) == 4
+    with TestClient(create_app(load_settings(), refresh_seconds=0)) as client:
+        api = client.post("/recommendations", json={"starred": starred, "limit": 4}).json()
+    assert [(r["project_full_name"], r["score"]) for r in body["recommendations"]] == [
+        (r["project"]["full_name"], r["score"]) for r in api["recommendations"]
+    ]
+    assert main(["recommend", "--starred", "vuejs/vue", "--top", "2"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("on request (1 known projects):") and len(table.splitlines()) == 4

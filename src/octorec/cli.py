@@ -15,6 +15,7 @@ from octorec.embeddings.encoder import EmbeddingBackend
 from octorec.results import (
     StoredRecommendation,
     UnknownNameError,
+    last_run,
     load_project_vectors,
     recommendations_for,
     users_with_recommendations,
@@ -43,7 +44,88 @@ def _table(recommendations: Sequence[StoredRecommendation]) -> str:
     return "\n".join(lines)
 
 
+def _names(text: str) -> list[str]:
+    """`--starred`/`--categories`/`--tech-stack`: a comma-separated list (blanks dropped)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _recommend_on_request(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from octorec.scoring.context import load_context
+    from octorec.scoring.person import Person, ProfileEncoder, recommend_person
+    from octorec.sources.validation import InvalidField, full_name
+
+    try:
+        starred = [full_name(name) for name in args.starred]
+    except InvalidField as error:
+        print(f"octorec: --starred: {error}", file=sys.stderr)
+        return 1
+    settings = load_settings()
+    with open_warehouse(settings.warehouse_location, read_only=True) as warehouse:
+        run = last_run(warehouse)
+        context = load_context(warehouse, settings)
+    person = Person(
+        starred=starred, categories=args.categories, tech_stack=args.tech_stack, bio=args.bio
+    )
+    answer = recommend_person(
+        person,
+        context,
+        settings,
+        run[0] if run else "on-request",
+        ProfileEncoder(settings) if args.bio else None,
+        top_n=args.top or 10,
+    )
+    fields = [f.name for f in dataclasses.fields(StoredRecommendation)]
+    recommendations = [
+        StoredRecommendation(**{name: row[name] for name in fields})
+        for row in answer.table.to_pylist()
+    ]
+    notes = {
+        "known_projects": answer.known,
+        "unknown_projects": answer.unknown_projects,
+        "unmatched_categories": answer.unmatched_categories,
+        "unmatched_tech_stack": answer.unmatched_tech_stack,
+    }
+    if args.json:
+        payload = {
+            **notes,
+            "weights": answer.weights,
+            "recommendations": [dataclasses.asdict(r) for r in recommendations],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    for name, values in notes.items():
+        if values and name != "known_projects":
+            print(
+                f"octorec: {name.replace('_', ' ')} (ignored): {', '.join(values)}", file=sys.stderr
+            )
+    if not recommendations:
+        print("nothing to recommend above RECOMMENDATION_MIN_SIMILARITY")
+        return 0
+    print(f"on request ({len(answer.known)} known projects):\n{_table(recommendations)}")
+    return 0
+
+
 def _recommend(args: argparse.Namespace) -> int:
+    on_request = bool(args.starred or args.categories or args.tech_stack or args.bio)
+    if on_request and args.login:
+        print(
+            "octorec: give a LOGIN (stored recommendations) or --starred/--categories/"
+            "--tech-stack/--bio (computed now), not both",
+            file=sys.stderr,
+        )
+        return 1
+    if on_request:
+        return _recommend_on_request(args)
+    if not args.login:
+        print(
+            "octorec: recommend needs a LOGIN, or --starred owner/name,... (or --bio, "
+            "--categories, --tech-stack) to compute recommendations now",
+            file=sys.stderr,
+        )
+        return 1
     with open_warehouse(load_settings().warehouse_location, read_only=True) as warehouse:
         recommendations = recommendations_for(warehouse, args.login, args.top)
     if args.json:
@@ -412,9 +494,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(run=_run)
 
-    recommend = commands.add_parser("recommend", help="show a user's recommendations")
-    recommend.add_argument("login")
-    recommend.add_argument("--top", type=_positive, default=None, help="at most this many")
+    recommend = commands.add_parser(
+        "recommend",
+        help="show a user's stored recommendations, or compute them now for a few projects",
+    )
+    recommend.add_argument("login", nargs="?", help="a user of the last run")
+    recommend.add_argument(
+        "--starred",
+        type=_names,
+        default=[],
+        metavar="OWNER/NAME,...",
+        help="compute now for someone who starred these (names the catalogue lacks are listed)",
+    )
+    recommend.add_argument(
+        "--categories", type=_names, default=[], help="declared categories, comma-separated"
+    )
+    recommend.add_argument(
+        "--tech-stack", type=_names, default=[], help="declared tech stack, comma-separated"
+    )
+    recommend.add_argument("--bio", default=None, help="a few words about them (embedded)")
+    recommend.add_argument(
+        "--top",
+        "--limit",
+        dest="top",
+        type=_positive,
+        default=None,
+        help="at most this many (on request: default 10)",
+    )
     recommend.add_argument("--json", action="store_true", help="print JSON instead of a table")
     recommend.set_defaults(run=_recommend)
 

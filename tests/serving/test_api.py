@@ -223,6 +223,7 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
         "/health",
         "/users",
         "/users/{login}/recommendations",
+        "/recommendations",
         "/projects/{owner}/{repo}/similar",
         "/users/{login}",
         "/users/{login}/feedback",
@@ -362,3 +363,16 @@ def test_the_api_reads_postgresql_the_same_way(
         assert similar["similar"][0]["project"]["full_name"] == "torch/audio"
         health = client.get("/health").json()
         assert health["status"] == "ok" and health["last_run_id"] == "run-1"
+
+
+def test_on_request_scoring_without_the_pipelines_inputs_is_503_saying_why(
+    client: TestClient,
+) -> None:
+    response = client.post("/recommendations", json={"starred": ["torch/vision"]})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("request-time scoring unavailable: ")
+    past_the_stored = client.get("/users/alice/recommendations", params={"limit": 8})
+    assert past_the_stored.status_code == 200  # Alice has 3 stored: all there is to compute
+    assert len(past_the_stored.json()["recommendations"]) == 3
+    filtered = client.get("/users/alice/recommendations", params={"language": "typescript"})
+    assert filtered.status_code == 200 and filtered.json()["recommendations"] == []

@@ -118,7 +118,7 @@ def _save_screenshot(driver: WebDriver, directory: Path, name: str) -> Path:
 def test_searching_a_user_shows_their_recommendations(
     live_server: str, driver: WebDriver, tmp_path: Path
 ) -> None:
-    answer = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    answer = _api(f"{live_server}/users/{USER}/recommendations")
     expected = answer["recommendations"]
     names = [item["project"]["full_name"] for item in expected]
     assert len(names) in range(1, MAX_CARDS + 1), f"the API returned {len(names)} recommendations"
@@ -180,7 +180,7 @@ def test_searching_a_user_shows_their_recommendations(
 def test_a_card_opens_the_project_page_with_similar_projects(
     live_server: str, driver: WebDriver, tmp_path: Path
 ) -> None:
-    recommended = _api(f"{live_server}/users/{USER}/recommendations?limit={PAGE_LIMIT}")
+    recommended = _api(f"{live_server}/users/{USER}/recommendations")
     user_names = [item["project"]["full_name"] for item in recommended["recommendations"]]
     driver.get(f"{live_server}/#/users/{USER}")
     card = _wait_for_cards(driver, user_names)[0]
@@ -366,3 +366,36 @@ def test_a_users_page_shows_what_they_starred_beside_the_recommendations(
     WebDriverWait(driver, WAIT_SECONDS).until(
         lambda d: not d.find_element(By.ID, "evidence").is_displayed()
     )
+
+
+def test_pasting_projects_shows_recommendations_computed_for_them(
+    live_server: str, driver: WebDriver
+) -> None:
+    pasted = ["vuejs/vue", "nobody/not-here"]
+    answer = httpx.post(
+        f"{live_server}/recommendations",
+        json={"starred": pasted, "limit": PAGE_LIMIT},
+        timeout=30,
+    ).json()
+    names = [item["project"]["full_name"] for item in answer["recommendations"]]
+    assert names and answer["unknown_projects"] == ["nobody/not-here"]
+
+    driver.get(f"{live_server}/")
+    box = driver.find_element(By.ID, "projects-input")
+    assert driver.find_element(By.CSS_SELECTOR, "label[for='projects-input']").text
+    box.send_keys("vuejs/vue, not a name")
+    driver.find_element(By.CSS_SELECTOR, "#projects-form button[type='submit']").click()
+    status = driver.find_element(By.ID, "projects-status")
+    assert "not a repository name" in status.text and "#/for" not in driver.current_url
+
+    box.clear()
+    box.send_keys(", ".join(pasted))
+    driver.find_element(By.CSS_SELECTOR, "#projects-form button[type='submit']").click()
+    cards = _wait_for_cards(driver, names)
+    assert "#/for?starred=" in driver.current_url
+    summary = driver.find_element(By.ID, "view-summary")
+    assert summary.get_attribute("data-unknown") == "nobody/not-here"
+    assert "nobody/not-here" in summary.text
+    for card, item in zip(cards, answer["recommendations"], strict=True):
+        assert card.find_element(By.CSS_SELECTOR, ".score strong").text == f"{item['score']:.2f}"
+        assert _text(card.find_element(By.CSS_SELECTOR, ".reason").text) == _text(item["reason"])

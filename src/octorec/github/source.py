@@ -107,6 +107,15 @@ class GitHubScrapeConfig:
     max_detail_age: timedelta = timedelta(days=7)
 
 
+@dataclass(frozen=True)
+class UserProjects:
+    """A GitHub user's canonical login and the names of what they starred and own."""
+
+    login: str
+    starred: list[str]
+    owned: list[str]
+
+
 @dataclass
 class ScrapeProgress:
     """Where a scrape stands, reported after every batch."""
@@ -277,6 +286,30 @@ class GitHubApiSource(GitHubSource):
             return True  # the name now belongs to another repository
         age = datetime.now(UTC) - known.fetched_at if known.fetched_at else None
         return age is None or age >= self.config.max_detail_age
+
+    def user_projects(self, login: str) -> UserProjects | None:
+        """One user's public stars and owned repositories, as the scrape reads them (every
+        page, conditional requests through this source's cache); None when GitHub has no such
+        user. What request-time scoring of a login the last run did not know reads."""
+        profile = self.http.get(f"/users/{login}", missing_ok=True)
+        if profile.status != 200 or not isinstance(profile.body, dict):
+            return None
+        canonical = profile.body.get("login")
+        if not isinstance(canonical, str):
+            return None
+        starred, _ = self._all_pages(f"/users/{canonical}/starred", accept=STAR_MEDIA_TYPE)
+        owned, _ = self._all_pages(f"/users/{canonical}/repos", {"type": "owner"})
+        return UserProjects(
+            login=canonical,
+            starred=[
+                item["repo"]["full_name"]
+                for item in starred
+                if isinstance(item, dict)
+                and isinstance(item.get("repo"), dict)
+                and _named(item["repo"])
+            ],
+            owned=[repository["full_name"] for repository in owned if _named(repository)],
+        )
 
     def _user(
         self, login: str, wanted: dict[str, Version], stored_users: set[str]

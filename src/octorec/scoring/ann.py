@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -169,13 +170,38 @@ class CandidateIndex:
         return np.where(found >= 0, self.projects[np.maximum(found, 0)], -1)
 
 
+class IndexCache:
+    """Indexes by weighting, built on first use and kept for every later scoring against the
+    same catalogue (a request-time scorer finds the index the first request built).
+
+    `base` is the scorer indexes are built from: one over the catalogue with its own
+    candidate filters, so an index never depends on the filters of the call that built it.
+    """
+
+    def __init__(self, base: Callable[[], Scorer]) -> None:
+        self._base = base
+        self._indexes: dict[tuple[tuple[str, float], ...], CandidateIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, weights: Weights) -> CandidateIndex:
+        """The index for `weights`, built now unless it was already."""
+        key = tuple(COMPONENTS.weights(weights).items())
+        with self._lock:
+            if key not in self._indexes:
+                self._indexes[key] = CandidateIndex(self._base(), weights)
+            return self._indexes[key]
+
+
 class Indexes:
     """The index for the scoring weights, and one for the cold-start weights made on demand."""
 
     def __init__(
-        self, scorer: Scorer, main: CandidateIndex, cold_start_weights: Weights | None
+        self,
+        build: Callable[[Weights], CandidateIndex],
+        main: CandidateIndex,
+        cold_start_weights: Weights | None,
     ) -> None:
-        self.scorer = scorer
+        self.build = build
         self.main = main
         self.cold_start_weights = cold_start_weights or main.weights
         self._cold: CandidateIndex | None = None
@@ -188,9 +214,7 @@ class Indexes:
                 same = COMPONENTS.weights(self.cold_start_weights) == COMPONENTS.weights(
                     self.main.weights
                 )
-                self._cold = (
-                    self.main if same else CandidateIndex(self.scorer, self.cold_start_weights)
-                )
+                self._cold = self.main if same else self.build(self.cold_start_weights)
             return self._cold
 
 
@@ -226,16 +250,13 @@ class AnnRecommender(Recommender):
     """Candidates from the index (one per distinct weighting, built on first use), rescored
     exactly, `USER_CHUNK` users at a time side by side."""
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: Scorer, indexes: IndexCache | None = None) -> None:
         super().__init__(scorer)
-        self._indexes: dict[tuple[tuple[str, float], ...], CandidateIndex] = {}
+        self._indexes = indexes or IndexCache(lambda: scorer)
 
     def index_for(self, weights: Weights) -> CandidateIndex:
         """The index for `weights`, built now unless it was already (benchmarks time it)."""
-        key = tuple(COMPONENTS.weights(weights).items())
-        if key not in self._indexes:
-            self._indexes[key] = CandidateIndex(self.scorer, weights)
-        return self._indexes[key]
+        return self._indexes.get(weights)
 
     def recommend(
         self,
@@ -246,7 +267,7 @@ class AnnRecommender(Recommender):
     ) -> Recommendations:
         """The kept pairs, best first per user (see `Recommender.recommend`)."""
         scorer = self.scorer
-        indexes = Indexes(scorer, self.index_for(weights), cold_start_weights)
+        indexes = Indexes(self.index_for, self.index_for(weights), cold_start_weights)
         count = min(scorer.settings.ann_candidates, scorer.project_count)
         positions = scorer.item_item.position_of() if scorer.item_item is not None else None
 
@@ -267,6 +288,8 @@ class AnnRecommender(Recommender):
             return parts
 
         starts = range(0, scorer.user_count, USER_CHUNK)
+        if len(starts) <= 1:  # one chunk (a request's user): no pool to start
+            return RecommendationParts.joined([chunk(start) for start in starts])
         # Chunks run side by side, one core each: one BLAS and one OpenMP (faiss) thread each.
         with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
             return RecommendationParts.joined(list(pool.map(chunk, starts)))

@@ -13,9 +13,9 @@ project and query blocks of the approximate index.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class ScoringInputs:
     """The fitted item-item model (None when the collaborative weight is 0)."""
     pair_rows: int
     """Users whose values over the whole catalogue fit the block memory twice."""
+    prepared: Mapping[str, Any] = field(default_factory=dict)
+    """Project-side state prepared once per catalogue (`Component.prepare_projects`), by
+    component name; empty when every run prepares its own (`octorec.scoring.context`)."""
 
 
 class ComponentScores(Protocol):
@@ -81,6 +84,9 @@ class Component:
     index_fallback: bool = False
     """Index by this component (weight 1) when no component with a vector form is weighted."""
     description: str = ""
+    prepare_projects: Callable[[ProjectFeatures], Any] | None = None
+    """What `prepare` needs of the projects alone, computed once per catalogue and reused for
+    every scoring of users against it (`ScoringInputs.prepared`); None: nothing to keep."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):

@@ -37,6 +37,8 @@ class ProjectFeatures:
     """Which projects pass the candidate filters (all when None)."""
     active: np.ndarray | None = None
     """Which projects count as active for users without any signal (all when None)."""
+    languages: Sequence[str | None] | None = None
+    """Each project's main language, for request-time filters (None when not read)."""
 
     def mask(self, values: np.ndarray | None) -> np.ndarray:
         """`values` as a boolean mask over the projects, all true when None."""
@@ -55,6 +57,7 @@ class ProjectFeatures:
             popularity=np.asarray(self.popularity)[index],
             eligible=None if self.eligible is None else np.asarray(self.eligible)[index],
             active=None if self.active is None else np.asarray(self.active)[index],
+            languages=None if self.languages is None else [self.languages[i] for i in rows],
         )
 
 
@@ -142,6 +145,7 @@ def read_catalogue(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
         popularity=np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32),
         eligible=masks.eligible,
         active=masks.active,
+        languages=projects.column("language").to_pylist(),
     )
 
 

@@ -10,7 +10,7 @@ model's training, which hides a share of each user's stars and rebuilds the user
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +53,7 @@ def profile_features(
     profile_weight: float,
     top_categories: int = TOP_LABELS,
     top_tech_stack: int = TOP_LABELS,
+    columns: Mapping[str, int] | None = None,
 ) -> UserFeatures:
     """The scorer's input for `profiles`, against `projects` (with their semantic vectors).
 
@@ -60,7 +61,8 @@ def profile_features(
     among their known projects; the semantic vector blends the mean of the known projects'
     vectors with the profile vector (`user_semantic_vectors`, weight `USER_PROFILE_WEIGHT`).
     """
-    column = {name: j for j, name in enumerate(projects.names)}
+    # `columns`: each project's row by name, when the caller keeps one (a `ScoringContext`).
+    column = columns if columns is not None else {n: j for j, n in enumerate(projects.names)}
     known = interaction_matrix([list(p.known) for p in profiles], column)
     dimensions = projects.semantic.shape[1]
     profile_vectors = np.zeros((len(profiles), dimensions), dtype=np.float32)

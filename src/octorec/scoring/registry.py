@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import numpy as np
 from pydantic import BaseModel
 
 from octorec.scoring.collaborative import CollaborativeScores
 from octorec.scoring.components import Component, Reason, ScoringInputs
-from octorec.scoring.labels import LabelScores
+from octorec.scoring.inputs import ProjectFeatures
+from octorec.scoring.labels import LabelCatalogue, LabelScores
 from octorec.scoring.popularity import PopularityScores
-from octorec.scoring.semantic import SemanticScores
+from octorec.scoring.semantic import CATALOGUE_COSINES_BYTES, SemanticScores, catalogue_cosines
+from octorec.sources.taxonomy import CATEGORY, TECH_STACK, load_taxonomy
 
 COLLABORATIVE_SHARE = 0.25
 """The share of the score above which the collaborative evidence is named."""
@@ -32,15 +35,35 @@ def _semantic(inputs: ScoringInputs) -> SemanticScores:
         inputs.projects.semantic,
         inputs.settings.semantic_neighbours,
         memory_bytes=inputs.settings.block_memory_mb * 2**20,
+        cosines=inputs.prepared.get("semantic"),
     )
 
 
+def _semantic_catalogue(projects: ProjectFeatures) -> np.ndarray | None:
+    # Small catalogues: the cosines of every pair, so a request gathers its known projects'
+    # rows instead of multiplying them with the whole catalogue.
+    return catalogue_cosines(projects.semantic, CATALOGUE_COSINES_BYTES)
+
+
 def _category(inputs: ScoringInputs) -> LabelScores:
-    return LabelScores(inputs.users.categories, inputs.projects.categories)
+    return LabelScores(
+        inputs.users.categories, inputs.projects.categories, inputs.prepared.get("category")
+    )
 
 
 def _tech_stack(inputs: ScoringInputs) -> LabelScores:
-    return LabelScores(inputs.users.tech_stack, inputs.projects.tech_stack)
+    return LabelScores(
+        inputs.users.tech_stack, inputs.projects.tech_stack, inputs.prepared.get("tech_stack")
+    )
+
+
+def _category_catalogue(projects: ProjectFeatures) -> LabelCatalogue:
+    # Every taxonomy label: a person's declared categories are mapped to them (dbt's rule).
+    return LabelCatalogue(projects.categories, sorted(load_taxonomy().all_labels(CATEGORY)))
+
+
+def _tech_stack_catalogue(projects: ProjectFeatures) -> LabelCatalogue:
+    return LabelCatalogue(projects.tech_stack, sorted(load_taxonomy().all_labels(TECH_STACK)))
 
 
 def _popularity(inputs: ScoringInputs) -> PopularityScores:
@@ -114,9 +137,20 @@ COMPONENTS = Registry(
             _semantic,
             index_fallback=True,
             description="closeness in meaning to what the user knows",
+            prepare_projects=_semantic_catalogue,
         ),
-        Component("category", _category, description="Jaccard index of the categories"),
-        Component("tech_stack", _tech_stack, description="Jaccard index of the tech stacks"),
+        Component(
+            "category",
+            _category,
+            description="Jaccard index of the categories",
+            prepare_projects=_category_catalogue,
+        ),
+        Component(
+            "tech_stack",
+            _tech_stack,
+            description="Jaccard index of the tech stacks",
+            prepare_projects=_tech_stack_catalogue,
+        ),
         Component(
             "popularity",
             _popularity,

@@ -14,6 +14,7 @@ scored by their popularity alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -45,6 +46,7 @@ class Scorer:
         *,
         with_collaborative: bool = True,
         item_item: ItemItemModel | None = None,
+        prepared: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings or ScorerSettings()
         self.users = users
@@ -67,8 +69,15 @@ class Scorer:
         """Users × projects, non-zero where a project is known to or dismissed by the user."""
         self.without_signal = users.without_signal()
         self.knows_nothing = users.knows_nothing()
+        # `prepared`: the components' project-side state computed once for this catalogue
+        # (`octorec.scoring.context`); without it each component prepares its own.
         inputs = ScoringInputs(
-            users, projects, self.settings, self.item_item, self.block_rows(arrays=2)
+            users,
+            projects,
+            self.settings,
+            self.item_item,
+            self.block_rows(arrays=2),
+            dict(prepared or {}),
         )
         self.scores: dict[str, ComponentScores] = {
             component.name: component.prepare(inputs) for component in COMPONENTS.declarations()

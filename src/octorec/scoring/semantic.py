@@ -18,8 +18,21 @@ KNOWN_CHUNK = 256
 SHARED_COSINES_BYTES = 256 * 2**20
 """Largest known projects × catalogue cosine matrix computed once and shared by a block's users."""
 
+CATALOGUE_COSINES_BYTES = 256 * 2**20
+"""Largest catalogue × catalogue cosine matrix a `ScoringContext` computes once (8,192 projects):
+a request's known projects are then rows to gather, not a product with the whole catalogue."""
+
 PAIR_CHUNK = 32_768
 """(user, project) pairs whose vectors are gathered at a time."""
+
+
+def catalogue_cosines(project_vectors: np.ndarray, memory_bytes: int) -> np.ndarray | None:
+    """Every project's cosine to every other, when the matrix fits in `memory_bytes`."""
+    count = project_vectors.shape[0]
+    if count == 0 or count * count * 4 > memory_bytes:
+        return None
+    vectors = np.ascontiguousarray(project_vectors, dtype=np.float32)
+    return vectors @ vectors.T
 
 
 def semantic_similarity(
@@ -28,20 +41,31 @@ def semantic_similarity(
     project_vectors: np.ndarray,
     neighbours: int,
     memory_bytes: int = SHARED_COSINES_BYTES,
+    cosines: np.ndarray | None = None,
 ) -> np.ndarray:
     """Users (rows of `known`) × projects semantic similarity, in [0, 1].
 
     `project_vectors` and `user_vectors` are unit-length (or zero) rows; `neighbours` 0 uses the
     user's vector for everyone (the cosine to their mean project vector). When the cosines of
     every project these users know against the catalogue fit in `memory_bytes`, they are
-    computed once and shared (users know many of the same projects); otherwise per user.
+    computed once and shared (users know many of the same projects), or read from `cosines`,
+    the whole catalogue's (`catalogue_cosines`), when given; otherwise per user.
     """
-    result = np.maximum(user_vectors @ project_vectors.T, 0.0, dtype=np.float32)
     if neighbours <= 0 or known.nnz == 0:
-        return result
+        return np.maximum(user_vectors @ project_vectors.T, 0.0, dtype=np.float32)
+    # Users who know projects are matched by their neighbours: only the others need their own
+    # vector's cosines.
+    result = np.zeros((known.shape[0], project_vectors.shape[0]), dtype=np.float32)
+    alone = np.flatnonzero(np.diff(known.indptr) == 0)
+    if len(alone):
+        result[alone] = np.maximum(user_vectors[alone] @ project_vectors.T, 0.0)
     union = np.unique(known.indices)
-    if len(union) * project_vectors.shape[0] * 4 <= memory_bytes:
-        _shared_neighbours(known, union, project_vectors, neighbours, result)
+    if cosines is not None:
+        _shared_neighbours(known, union, cosines[union], neighbours, result)
+    elif len(union) * project_vectors.shape[0] * 4 <= memory_bytes:
+        _shared_neighbours(
+            known, union, project_vectors[union] @ project_vectors.T, neighbours, result
+        )
     else:
         _per_user_neighbours(known, project_vectors, neighbours, result)
     return result
@@ -50,20 +74,22 @@ def semantic_similarity(
 def _shared_neighbours(
     known: sp.csr_matrix,
     union: np.ndarray,
-    project_vectors: np.ndarray,
+    cosines: np.ndarray,
     neighbours: int,
     result: np.ndarray,
 ) -> None:
-    # Known projects × catalogue once; a user's rows are gathered (contiguous copies), turned so
-    # the candidates are rows and the partial sort runs along contiguous memory.
-    cosines = project_vectors[union] @ project_vectors.T
+    # `cosines`: the known projects (`union`) × catalogue, once; a user's rows are gathered and
+    # partially sorted down the rows (faster than turning them first).
     positions = np.searchsorted(union, known.indices)
     for row in range(known.shape[0]):
         mine = positions[known.indptr[row] : known.indptr[row + 1]]
         if len(mine) == 0:
             continue
-        candidates = np.ascontiguousarray(cosines[mine].T)
-        result[row] = np.maximum(_mean_of_best(candidates, neighbours), 0.0)
+        count = min(neighbours, len(mine))
+        cut = len(mine) - count
+        candidates = cosines[mine]
+        best = np.partition(candidates, cut, axis=0)[cut:] if cut else candidates
+        result[row] = np.maximum(best.mean(axis=0), 0.0)
 
 
 def _per_user_neighbours(
@@ -87,10 +113,6 @@ def _best(candidates: np.ndarray, count: int) -> np.ndarray:
     """Each row's `count` largest values (in no order)."""
     cut = candidates.shape[1] - min(count, candidates.shape[1])
     return np.partition(candidates, cut, axis=1)[:, cut:] if cut else candidates
-
-
-def _mean_of_best(candidates: np.ndarray, count: int) -> np.ndarray:
-    return _best(candidates, count).mean(axis=1)
 
 
 def semantic_for_pairs(
@@ -148,12 +170,15 @@ class SemanticScores:
         project_vectors: np.ndarray,
         neighbours: int,
         memory_bytes: int,
+        cosines: np.ndarray | None = None,
     ) -> None:
         self.known = known
         self.user_vectors = user_vectors
         self.project_vectors = project_vectors
         self.neighbours = neighbours
         self.memory_bytes = memory_bytes
+        self.cosines = cosines
+        """The catalogue's cosines (`catalogue_cosines`), when prepared once for it."""
 
     def block(self, start: int, stop: int) -> np.ndarray:
         """Users `start:stop` × every project."""
@@ -163,6 +188,7 @@ class SemanticScores:
             self.project_vectors,
             self.neighbours,
             memory_bytes=self.memory_bytes,
+            cosines=self.cosines,
         )
 
     def pairs(self, user_index: np.ndarray, project_index: np.ndarray) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Scoring the stored users against the stored projects and replacing the result table."""
+"""Scoring users against a catalogue (`score_users`, the one function the batch run and
+request-time scoring both call), and replacing the stored result table."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,8 +13,14 @@ import pyarrow as pa
 
 from octorec import constants as c
 from octorec.scoring.chunked import score_in_project_chunks
+from octorec.scoring.context import (
+    ScoringContext,
+    build_context,
+    load_catalogue,
+    scoring_settings_fingerprint,
+)
 from octorec.scoring.explanations import matched_labels, most_similar_known, reason
-from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, read_users, user_features
 from octorec.scoring.recommend import recommend
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.results import Recommendations
@@ -121,12 +127,66 @@ def recommendations_table(
     )
 
 
+def score_users(
+    users: UserFeatures,
+    context: ScoringContext,
+    settings: Settings,
+    run_id: str,
+    *,
+    top_n: int | None = None,
+    exclude: Collection[str] = (),
+    languages: Collection[str] = (),
+    categories: Collection[str] = (),
+) -> pa.Table:
+    """The rows of `user_project_similarities` for `users` scored against the context's
+    catalogue: each user's best `top_n` (default `RECOMMENDATION_TOP_N`) above the threshold,
+    with components, weights and reasons.
+
+    The batch run scores every stored user through here and a request one person, so a user
+    in the last run gets the same rows both ways. `exclude` are projects none of these users
+    is recommended (a request's `exclude=`, a user's dismissals); `languages` and `categories`,
+    when given, keep only projects in one of them. The learned ranker plugs in here.
+
+    Raises:
+        ValueError: `settings` score differently from those the context was built with.
+    """
+    if settings is not context.settings and scoring_settings_fingerprint(settings) != (
+        context.fingerprint
+    ):
+        raise ValueError(
+            "the scoring context was built with other scoring settings; build it again"
+        )
+    projects = context.restricted(exclude, languages, categories)
+    cold_start_weights = context.cold_start_weights
+    result = recommend(
+        users,
+        projects,
+        settings.weights,
+        settings.top_n if top_n is None else top_n,
+        settings.min_similarity,
+        scorer_settings=settings.scorer,
+        cold_start_weights=cold_start_weights,
+        item_item=context.item_item,
+        prepared=context.prepared,
+        indexes=context.indexes,
+    )
+    return recommendations_table(
+        result, users, projects, settings.weights, cold_start_weights, run_id
+    )
+
+
 def score_all(warehouse: Warehouse, settings: Settings, run_id: str) -> SimilaritySummary:
     """Score every user and keep the top N above the threshold; writes nothing (`publish`
-    stores the result once everything the step reports and checks is computed)."""
+    stores the result once everything the step reports and checks is computed).
+
+    The context's item-item model is fitted on the users scored: everyone."""
     started = time.perf_counter()
-    users, projects = load_features(warehouse, settings)
-    _, summary = _score(users, projects, settings, run_id, started=started)
+    projects = load_catalogue(warehouse, settings)
+    users = user_features(
+        read_users(warehouse, settings), projects.names, settings.model_dimensions
+    )
+    context = build_context(projects, users.known, settings)
+    _, summary = _score(users, context, settings, run_id, started=started)
     return summary
 
 
@@ -275,55 +335,22 @@ def score_shard_and_stage(
     return ShardSummary(shard, shards, summary, outcome, generation)
 
 
-def scoring_settings_fingerprint(settings: Settings) -> str:
-    """The settings that change scores (weights, scorer, filters, top N, threshold), hashed."""
-    relevant = settings.model_dump(
-        mode="json",
-        include={
-            "weights",
-            "content_weights",
-            "scorer",
-            "filters",
-            "top_n",
-            "min_similarity",
-            "user_profile_weight",
-        },
-    )
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
-
-
 def _score(
     users: UserFeatures,
-    projects: ProjectFeatures,
+    context: ScoringContext,
     settings: Settings,
     run_id: str,
     started: float,
 ) -> tuple[pa.Table, SimilaritySummary]:
-    result = recommend(
-        users,
-        projects,
-        settings.weights,
-        settings.top_n,
-        settings.min_similarity,
-        scorer_settings=settings.scorer,
-        cold_start_weights=settings.content_weights.as_scoring_weights(),
-    )
-    table = recommendations_table(
-        result,
-        users,
-        projects,
-        settings.weights,
-        settings.content_weights.as_scoring_weights(),
-        run_id,
-    )
+    table = score_users(users, context, settings, run_id)
     summary = SimilaritySummary(
         users=len(users.logins),
-        projects=len(projects.names),
-        recommendations=len(result),
-        users_with_recommendations=len(np.unique(result.user_index)),
+        projects=len(context.projects.names),
+        recommendations=table.num_rows,
+        users_with_recommendations=len(set(table.column("user_login").to_pylist())),
         seconds=time.perf_counter() - started,
         table=table,
-        known=known_pairs(users, projects),
+        known=known_pairs(users, context.projects),
     )
     return table, summary
 

@@ -85,6 +85,33 @@ class Recommendations(BaseModel):
     recommendations: list[Recommendation]
 
 
+class UserRecommendations(Recommendations):
+    computed: bool = False
+    """Whether they were computed for this request rather than read from the last run."""
+    unknown_projects: list[str] = []
+    """With `refresh=true`: fetched stars the catalogue does not hold."""
+
+
+class ComputedRecommendations(BaseModel):
+    login: str | None
+    run_id: str | None
+    """The run whose catalogue, model and weights they were computed with."""
+    computed: bool
+    weights: dict[str, float]
+    recommendations: list[Recommendation]
+    known_projects: list[str]
+    """The catalogue projects taken as known (never recommended)."""
+    unknown_projects: list[str]
+    """Named projects the catalogue does not hold (ignored)."""
+    unmatched_categories: list[str]
+    """Declared categories the taxonomy does not know (ignored, as the pipeline ignores them)."""
+    unmatched_tech_stack: list[str]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
 class SimilarProject(BaseModel):
     project: Project
     similarity: float
@@ -134,10 +161,13 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
     """The API and web page over the results stored in `settings`' warehouse."""
     location = settings.warehouse_location
     interval = settings.api_refresh_seconds if refresh_seconds is None else refresh_seconds
-    holder = SnapshotHolder(lambda: open_warehouse(location, read_only=True), interval)
     from octorec.serving.feedback import FeedbackStore, feedback_router
+    from octorec.serving.on_request import load_scoring, on_request_router
     from octorec.serving.users import user_router
 
+    holder = SnapshotHolder(
+        lambda: open_warehouse(location, read_only=True), interval, load_scoring(settings)
+    )
     feedback = FeedbackStore(
         lambda: open_warehouse(location, read_only=True), lambda: open_warehouse(location), interval
     )
@@ -161,6 +191,10 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
     )
     app.state.snapshots = holder
     app.state.feedback = feedback
+    router, on_request = on_request_router(settings, holder)
+    # Dismissed projects never reach a user's answers, stored or computed.
+    on_request.dismissed = feedback.dismissed
+    app.state.on_request = on_request
 
     @app.exception_handler(UnknownNameError)
     async def unknown(_: Request, error: UnknownNameError) -> Response:
@@ -195,32 +229,6 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
         return _json(body)
 
     @app.get(
-        "/users/{login}/recommendations",
-        response_model=Recommendations,
-        responses={404: {"model": NotFound}},
-        tags=["recommendations"],
-    )
-    async def recommendations(
-        login: Login,
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_RECOMMENDATIONS, description="at most this many")
-        ] = 10,
-    ) -> Response:
-        """A user's stored recommendations, best first, each with its components and reason
-        (less the projects they dismissed; ranks stay as stored)."""
-        snapshot = holder.current
-        stored = snapshot.recommendations_of(login, MAX_RECOMMENDATIONS)
-        found = feedback.without_dismissed(login, stored, lambda r: r["project"]["full_name"])
-        return _json(
-            {
-                "login": snapshot.login(login),
-                "run_id": snapshot.run_id,
-                "weights": snapshot.weights[login.lower()],
-                "recommendations": found[:limit],
-            }
-        )
-
-    @app.get(
         "/projects/{owner}/{repo}/similar",
         response_model=SimilarProjects,
         responses={404: {"model": NotFound}},
@@ -242,6 +250,8 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
                 "similar": snapshot.similar(full_name, limit),
             }
         )
+
+    app.include_router(router)
 
     @app.get("/users", response_model=Users, tags=["recommendations"])
     async def users(

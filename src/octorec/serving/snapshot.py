@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,23 @@ from octorec.warehouse import Warehouse, WarehouseError
 logger = logging.getLogger(__name__)
 
 COMPONENT_COLUMNS = {name: f"{name}_similarity" for name in COMPONENTS}
+
+
+def recommendation_payload(
+    row: dict[str, Any], projects: dict[str, ProjectSummary]
+) -> dict[str, Any]:
+    """A `user_project_similarities` row as the API returns it."""
+    name = row["project_full_name"]
+    return {
+        "rank": row["rank"],
+        "project": project_payload(projects.get(name.lower()), name),
+        "score": row["score"],
+        "components": {k: row[v] for k, v in COMPONENT_COLUMNS.items()},
+        "matched_categories": list(row["matched_categories"] or []),
+        "matched_tech_stack": list(row["matched_tech_stack"] or []),
+        "similar_known_project": row["similar_known_project"],
+        "reason": row["reason"],
+    }
 
 
 def project_payload(summary: ProjectSummary | None, full_name: str) -> dict[str, Any]:
@@ -79,6 +96,10 @@ class ResultsSnapshot:
     """Lower-case login → the login as stored."""
     known: dict[str, list[str]] = field(default_factory=dict)
     """Lower-case login → the projects they starred, own or liked (what they were scored on)."""
+    scoring: Any = None
+    """What request-time scoring reads for this run (`octorec.serving.on_request.Scoring`),
+    None when it could not be built (`scoring_error` says why) or was not asked for."""
+    scoring_error: str | None = None
 
     @classmethod
     def empty(cls) -> ResultsSnapshot:
@@ -105,19 +126,7 @@ class ResultsSnapshot:
             login = row["user_login"]
             logins[login.lower()] = login
             weights[login.lower()] = {k: row[f"{k}_weight"] for k in COMPONENT_COLUMNS}
-            name = row["project_full_name"]
-            by_login.setdefault(login.lower(), []).append(
-                {
-                    "rank": row["rank"],
-                    "project": project_payload(projects.get(name.lower()), name),
-                    "score": row["score"],
-                    "components": {k: row[v] for k, v in COMPONENT_COLUMNS.items()},
-                    "matched_categories": list(row["matched_categories"] or []),
-                    "matched_tech_stack": list(row["matched_tech_stack"] or []),
-                    "similar_known_project": row["similar_known_project"],
-                    "reason": row["reason"],
-                }
-            )
+            by_login.setdefault(login.lower(), []).append(recommendation_payload(row, projects))
         return cls(
             run_id=run[0] if run else None,
             finished_at=run[1] if run else None,
@@ -205,9 +214,11 @@ class SnapshotHolder:
         self,
         open_warehouse: Callable[[], AbstractContextManager[Warehouse]],
         interval: float,
+        load_scoring: Callable[[Warehouse], Any] | None = None,
     ) -> None:
         self._open = open_warehouse
         self.interval = interval
+        self._load_scoring = load_scoring
         self.current = ResultsSnapshot.empty()
         self.last_error: str | None = None
         self._marker: tuple[object, ...] | None = None
@@ -225,6 +236,8 @@ class SnapshotHolder:
                     return False
                 started = time.perf_counter()
                 snapshot = ResultsSnapshot.load(warehouse)
+                if self._load_scoring is not None and snapshot.run_id is not None:
+                    snapshot = self._with_scoring(snapshot, warehouse)
         except WarehouseError as error:
             self.last_error = str(error)
             logger.warning("kept the results of run %s: %s", self.current.run_id, error)
@@ -238,6 +251,19 @@ class SnapshotHolder:
             time.perf_counter() - started,
         )
         return True
+
+    def _with_scoring(self, snapshot: ResultsSnapshot, warehouse: Warehouse) -> ResultsSnapshot:
+        # Built with the snapshot, in the same read, so a request never pairs one run's stored
+        # results with another's scoring context. A failure leaves the stored results served.
+        assert self._load_scoring is not None
+        try:
+            scoring = self._load_scoring(warehouse)
+        except (WarehouseError, ValueError, LookupError) as error:
+            logger.warning(
+                "request-time scoring unavailable for run %s: %s", snapshot.run_id, error
+            )
+            return replace(snapshot, scoring_error=str(error))
+        return replace(snapshot, scoring=scoring)
 
     def start(self) -> None:
         """Refresh now, then every `interval` seconds until `stop`."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -37,10 +37,21 @@ class Taxonomy:
 
     tokens: dict[str, frozenset[str]]
     files: dict[str, Path]
+    labels: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    """Per kind, padded tokens → the taxonomy labels they name (`stg_taxonomy`'s rows)."""
 
     def knows(self, kind: str, label: str) -> bool:
         """Whether dbt maps `label` of `kind` to a taxonomy entry."""
         return padded_tokens(label) in self.tokens[kind]
+
+    def labels_of(self, kind: str, value: str) -> frozenset[str]:
+        """The taxonomy labels a declared `value` of `kind` maps to, as
+        `dbt_user_embeddings_data` maps them (none when dbt would drop it)."""
+        return self.labels[kind].get(padded_tokens(value), frozenset())
+
+    def all_labels(self, kind: str) -> frozenset[str]:
+        """Every label of `kind` the taxonomy can give."""
+        return frozenset(label for names in self.labels[kind].values() for label in names)
 
 
 def _column_values(path: Path, columns: Iterable[str]) -> set[str]:
@@ -48,6 +59,18 @@ def _column_values(path: Path, columns: Iterable[str]) -> set[str]:
         rows = list(csv.DictReader(handle))
     values = {padded_tokens(row[column] or "") for row in rows for column in columns}
     return values - {padded_tokens("")}
+
+
+def _labels_by_tokens(path: Path, label: str, columns: Iterable[str]) -> dict[str, frozenset[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        for column in columns:
+            tokens = padded_tokens(row[column] or "")
+            if tokens != padded_tokens("") and row[label]:
+                found.setdefault(tokens, set()).add(row[label])
+    return {tokens: frozenset(names) for tokens, names in found.items()}
 
 
 @cache
@@ -61,4 +84,8 @@ def load_taxonomy(seeds_dir: Path = SEEDS_DIR) -> Taxonomy:
             TECH_STACK: frozenset(_column_values(tech_stack, ("tech_stack", "alias"))),
         },
         files={CATEGORY: categories, TECH_STACK: tech_stack},
+        labels={
+            CATEGORY: _labels_by_tokens(categories, "category", ("category", "keyword")),
+            TECH_STACK: _labels_by_tokens(tech_stack, "tech_stack", ("tech_stack", "alias")),
+        },
     )

@@ -1,6 +1,8 @@
 // The octorec page: find a developer, show their recommendations next to what they starred or
-// own, like or dismiss a recommendation, and see projects like a project.
-// Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>), so the server needs none.
+// own, like or dismiss a recommendation, see projects like a project, and get recommendations
+// computed on request for a few pasted projects.
+// Routes live in the hash (#/users/<login>, #/projects/<owner>/<repo>, #/for?starred=<a/b,c/d>
+// for recommendations computed on request), so the server needs none.
 // Everything the API returns is written with textContent and DOM calls, never parsed as HTML.
 // A bearer token for the writes (when the server has API_TOKEN) stays in this tab's
 // sessionStorage and is sent only in the Authorization header of the feedback requests.
@@ -15,6 +17,8 @@ const COMPONENTS = [
 const LOGIN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/;
 const QUERY = /^[A-Za-z0-9-]{0,39}$/;
 const REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+const FULL_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
+const STARRED_LIMIT = 200;
 const LOGIN_RULE = "Logins contain only letters, digits and hyphens.";
 const SEARCH_DELAY_MS = 200;
 const RECOMMENDATION_LIMIT = 10;
@@ -257,8 +261,10 @@ function recommendationCard(item, weights, login, liked) {
   const parts = contributions(weights, item.components);
   const reason = el("p", { class: "reason", text: item.reason });
   const name = item.project.full_name;
-  const buttons = feedbackButtons(login, name, liked.has(name.toLowerCase()));
-  return card(item.project, [...scoreBar(item.score, parts), reason, buttons], badge);
+  const body = [...scoreBar(item.score, parts), reason];
+  // Feedback belongs to a developer: computed answers for pasted projects have none.
+  if (login) body.push(feedbackButtons(login, name, liked.has(name.toLowerCase())));
+  return card(item.project, body, badge);
 }
 
 /** What the user starred or owns (their known projects), beside what is recommended. */
@@ -323,7 +329,8 @@ async function showUser(login, signal) {
   setView(`Recommendations for ${login}`, "Loading recommendations…");
   if (!LOGIN.test(login)) throw new ApiError(`"${login}" is not a GitHub login. ${LOGIN_RULE}`);
   const path = `/users/${encodeURIComponent(login)}/recommendations`;
-  const data = await getJSON(`${path}?limit=${RECOMMENDATION_LIMIT}`, signal);
+  // No limit: the stored ones (a limit past the stored top N would compute more on request).
+  const data = await getJSON(path, signal);
   const profile = await getJSON(`/users/${encodeURIComponent(login)}`, signal);
   const items = data.recommendations;
   const liked = new Set(profile.liked.map((name) => name.toLowerCase()));
@@ -334,6 +341,40 @@ async function showUser(login, signal) {
   const cards = items.map((item) => recommendationCard(item, data.weights, data.login, liked));
   showResults("Recommended projects", cards);
   showEvidence(profile);
+}
+
+/** The project names pasted in the form: split on commas and white space, duplicates dropped. */
+function pastedNames(text) {
+  return [...new Set(text.split(/[\s,]+/).map((name) => name.trim()).filter(Boolean))];
+}
+
+const forHash = (names) => `#/for?starred=${encodeURIComponent(names.join(","))}`;
+
+async function showComputed(names, signal) {
+  setView("Recommended for these projects", "Computing recommendations…");
+  if (!names.length) throw new ApiError("Paste at least one project, as owner/name.");
+  const bad = names.find((name) => !FULL_NAME.test(name));
+  if (bad) throw new ApiError(`"${bad}" is not a repository name: write it as owner/name.`);
+  if (names.length > STARRED_LIMIT) {
+    throw new ApiError(`At most ${STARRED_LIMIT} projects, please (${names.length} pasted).`);
+  }
+  const data = await requestJSON("/recommendations", {
+    method: "POST",
+    body: { starred: names, limit: RECOMMENDATION_LIMIT },
+    signal,
+  });
+  const items = data.recommendations;
+  const known = plural(data.known_projects.length, "known project", "known projects");
+  const found = items.length
+    ? `${plural(items.length, "project", "projects")} for ${known}, best first. `
+      + explain(data.weights, items)
+    : `Nothing to recommend for ${known}.`;
+  const unknown = data.unknown_projects.length
+    ? ` Not in the catalogue, so left out: ${data.unknown_projects.join(", ")}.`
+    : "";
+  setView("Recommended for these projects", found + unknown);
+  $("view-summary").dataset.unknown = data.unknown_projects.join(",");
+  showResults("Recommended projects", items.map((item) => recommendationCard(item, data.weights)));
 }
 
 async function showProject(owner, repo, signal) {
@@ -376,8 +417,10 @@ async function route({ focus = false } = {}) {
   routing = new AbortController();
   const { signal } = routing;
   let parts;
+  const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
   try {
-    parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+    parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean)
+      .map(decodeURIComponent);
   } catch {
     parts = ["?"]; // a malformed escape: treated as an unknown page
   }
@@ -391,6 +434,9 @@ async function route({ focus = false } = {}) {
   $("view").setAttribute("aria-busy", "true");
   try {
     if (parts[0] === "users" && parts.length === 2) await showUser(parts[1], signal);
+    else if (parts[0] === "for" && parts.length === 1) {
+      await showComputed(pastedNames(query.get("starred") ?? ""), signal);
+    }
     else if (parts[0] === "projects" && parts.length === 3) {
       await showProject(parts[1], parts[2], signal);
     } else showHome(parts.length ? "There is no such page; search for a developer instead." : "");
@@ -490,6 +536,19 @@ $("search-form").addEventListener("submit", (event) => {
   const login = $("user-search").value.trim();
   if (LOGIN.test(login)) go(userHash(login));
   else $("search-status").textContent = login ? LOGIN_RULE : "Type a login first.";
+});
+
+$("projects-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const names = pastedNames($("projects-input").value);
+  const status = $("projects-status");
+  const bad = names.find((name) => !FULL_NAME.test(name));
+  if (!names.length) status.textContent = "Paste a project first, as owner/name.";
+  else if (bad) status.textContent = `"${bad}" is not a repository name: write it as owner/name.`;
+  else {
+    status.textContent = "";
+    go(forHash(names));
+  }
 });
 
 document.querySelector(".skip-link").addEventListener("click", (event) => {

@@ -1,0 +1,219 @@
+"""Everything scoring needs that is not per user, built once: `ScoringContext`.
+
+A batch run builds one and scores every stored user against it; the API builds one per results
+snapshot and scores a person against it on request (`octorec.scoring.store.score_users`, the
+one function both call). It holds the catalogue with its semantic vectors and candidate masks,
+the item-item model fitted on everyone's interactions, each component's project-side state
+(`Component.prepare_projects`: the label vocabularies and distinct label sets) and the ANN
+indexes, built on first use. Nothing in it changes after it is built, so requests share it
+without locks (the index cache has its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from octorec.scoring.ann import IndexCache
+from octorec.scoring.collaborative import ItemItemModel, fit_collaborative
+from octorec.scoring.inputs import (
+    ProjectFeatures,
+    UserFeatures,
+    everyones_interactions,
+    read_catalogue,
+    read_semantic,
+)
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.scorer import Scorer
+from octorec.settings import ScoringWeights, Settings
+from octorec.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """The catalogue side of scoring, shared by every call of `score_users` against it."""
+
+    projects: ProjectFeatures
+    """Every embedded project, in byte order of their names, with unit semantic vectors."""
+    item_item: ItemItemModel | None
+    """Fitted on everyone's interactions (None when the collaborative weight is 0)."""
+    prepared: Mapping[str, Any]
+    """Each component's project-side state, by component name."""
+    settings: Settings
+    """The settings it was built with (scoring with others raises)."""
+    interactions: int = 0
+    """Users the item-item model learnt from."""
+    seconds: float = 0.0
+    indexes: IndexCache = field(init=False, repr=False)
+    cold_start_weights: ScoringWeights = field(init=False, repr=False)
+    """`settings.content_weights` as score weights, made once (pydantic settings cost ms)."""
+    fingerprint: str = field(init=False, repr=False)
+    """The scoring settings' fingerprint (`scoring_settings_fingerprint`)."""
+    columns: dict[str, int] = field(init=False, repr=False)
+    """Each project's row by its exact name."""
+    _rows: dict[str, int] = field(init=False, repr=False)
+    _owned: dict[str, list[str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "indexes", IndexCache(self._base_scorer))
+        cold = self.settings.content_weights.as_scoring_weights()
+        object.__setattr__(self, "cold_start_weights", cold)
+        object.__setattr__(self, "fingerprint", scoring_settings_fingerprint(self.settings))
+        columns = {name: i for i, name in enumerate(self.projects.names)}
+        object.__setattr__(self, "columns", columns)
+        rows = {name.lower(): i for name, i in columns.items()}
+        object.__setattr__(self, "_rows", rows)
+        owned: dict[str, list[str]] = {}
+        for name in self.projects.names:
+            owned.setdefault(name.split("/", 1)[0].lower(), []).append(name)
+        object.__setattr__(self, "_owned", owned)
+
+    def _base_scorer(self) -> Scorer:
+        # A scorer without users over the unfiltered catalogue: what indexes are built from.
+        empty = UserFeatures(
+            logins=[],
+            semantic=np.zeros((0, self.projects.semantic.shape[1]), dtype=np.float32),
+            categories=[],
+            tech_stack=[],
+            known=sp.csr_matrix((0, len(self.projects.names)), dtype=np.float32),
+        )
+        return Scorer(
+            empty,
+            self.projects,
+            self.settings.scorer,
+            with_collaborative=False,
+            item_item=self.item_item,
+            prepared=self.prepared,
+        )
+
+    def row_of(self, full_name: str) -> int | None:
+        """A project's row (name compared without case), None when it is not in the catalogue."""
+        return self._rows.get(full_name.lower())
+
+    def name_of(self, full_name: str) -> str | None:
+        """A project's name as the catalogue spells it, None when it is not in it."""
+        row = self.row_of(full_name)
+        return None if row is None else self.projects.names[row]
+
+    def owned_by(self, login: str) -> list[str]:
+        """The catalogue projects under `login` (any case): dbt counts them as known."""
+        return list(self._owned.get(login.lower(), []))
+
+    def restricted(
+        self,
+        exclude: Collection[str] = (),
+        languages: Collection[str] = (),
+        categories: Collection[str] = (),
+    ) -> ProjectFeatures:
+        """The projects with their candidate mask narrowed for one call: `exclude` (names, any
+        case; e.g. a user's dismissals) never recommended, and when given, only projects in
+        one of `languages` and with one of `categories` (both compared without case)."""
+        if not exclude and not languages and not categories:
+            return self.projects
+        eligible = self.projects.mask(self.projects.eligible).copy()
+        for name in exclude:
+            row = self.row_of(name)
+            if row is not None:
+                eligible[row] = False
+        if languages:
+            wanted = {language.lower() for language in languages}
+            known = self.projects.languages or [None] * len(self.projects.names)
+            eligible &= np.array([(lang or "").lower() in wanted for lang in known], dtype=bool)
+        if categories:
+            wanted = {category.lower() for category in categories}
+            eligible &= np.array(
+                [any(label.lower() in wanted for label in row) for row in self.projects.categories],
+                dtype=bool,
+            )
+        return replace(self.projects, eligible=eligible)
+
+    def warm_up(self) -> None:
+        """Build now what the first request would otherwise wait for (the ANN indexes)."""
+        from octorec.settings import Retrieval
+
+        if self.settings.scorer.retrieval == Retrieval.ANN:
+            self.indexes.get(self.settings.weights)
+            self.indexes.get(self.cold_start_weights)
+
+
+def scoring_settings_fingerprint(settings: Settings) -> str:
+    """The settings that change scores (weights, scorer, filters, top N, threshold), hashed."""
+    relevant = settings.model_dump(
+        mode="json",
+        include={
+            "weights",
+            "content_weights",
+            "scorer",
+            "filters",
+            "top_n",
+            "min_similarity",
+            "user_profile_weight",
+        },
+    )
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def build_context(
+    projects: ProjectFeatures, interactions: sp.csr_matrix, settings: Settings
+) -> ScoringContext:
+    """The context for `projects` (with their semantic vectors), the item-item model fitted on
+    `interactions` (everyone's, users × `projects`) when the collaborative weight is positive."""
+    started = time.perf_counter()
+    with_collaborative = COMPONENTS.weights(settings.weights).get("collaborative", 0.0) > 0
+    item_item = fit_collaborative(interactions, settings.scorer) if with_collaborative else None
+    prepared = {
+        component.name: component.prepare_projects(projects)
+        for component in COMPONENTS.declarations()
+        if component.prepare_projects is not None
+    }
+    context = ScoringContext(
+        projects=projects,
+        item_item=item_item,
+        prepared=prepared,
+        settings=settings,
+        interactions=interactions.shape[0],
+        seconds=time.perf_counter() - started,
+    )
+    logger.info(
+        "scoring context: %d projects, item-item model on %d users, built in %.2f s",
+        len(projects.names),
+        interactions.shape[0],
+        context.seconds,
+    )
+    return context
+
+
+def load_catalogue(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
+    """Every embedded project with its semantic vectors (what `build_context` scores against)."""
+    catalogue = read_catalogue(warehouse, settings)
+    return catalogue.subset(
+        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
+    )
+
+
+def select_users(users: UserFeatures, rows: Sequence[int]) -> UserFeatures:
+    """The users at `rows`, in that order."""
+    index = list(rows)
+    return UserFeatures(
+        logins=[users.logins[i] for i in index],
+        semantic=users.semantic[index],
+        categories=[users.categories[i] for i in index],
+        tech_stack=[users.tech_stack[i] for i in index],
+        known=users.known[index],
+    )
+
+
+def load_context(warehouse: Warehouse, settings: Settings) -> ScoringContext:
+    """The context of the stored catalogue, the model fitted on every stored user's projects."""
+    projects = load_catalogue(warehouse, settings)
+    return build_context(projects, everyones_interactions(warehouse, projects.names), settings)
