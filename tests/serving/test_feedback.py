@@ -83,7 +83,7 @@ def test_a_dismissed_project_leaves_the_answers_at_once(client: TestClient, stor
     assert _names(client, "alice") == ["torch/vision", "data/lake"]
     answer = client.get("/users/alice/recommendations").json()
     ranks = [r["rank"] for r in answer["recommendations"]]
-    assert ranks == [1, 3]  # as stored
+    assert ranks == [1, 2]  # renumbered, as every filtered answer is
     assert client.app.state.feedback.dismissed("ALICE") == frozenset({"torch/audio"})
     assert client.app.state.feedback.dismissed("bob") == frozenset()
     assert _stored_rows(stored) == [("alice", "torch/audio", "dismiss")]

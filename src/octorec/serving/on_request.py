@@ -204,6 +204,21 @@ class OnRequest:
             return stored[:limit] if complete else None
         # Scores do not depend on filters: the stored rows that pass them are the top of the
         # filtered ranking, as far as they go.
+        kept = self.stored_passing(snapshot, login, exclude, languages, categories)
+        if len(kept) >= limit or len(stored) < self.settings.top_n:
+            return [{**row, "rank": rank} for rank, row in enumerate(kept[:limit], start=1)]
+        return None
+
+    def stored_passing(
+        self,
+        snapshot: ResultsSnapshot,
+        login: str,
+        exclude: Collection[str],
+        languages: Collection[str],
+        categories: Collection[str],
+    ) -> list[dict[str, Any]]:
+        """Every stored row of `login` that passes the options, in stored order."""
+        stored = snapshot.recommendations[login.lower()]
         excluded = {name.lower() for name in exclude}
         wanted_languages = {language.lower() for language in languages}
         wanted_categories = {category.lower() for category in categories}
@@ -223,9 +238,7 @@ class OnRequest:
             ):
                 continue
             kept.append(row)
-        if len(kept) >= limit or len(stored) < self.settings.top_n:
-            return [{**row, "rank": rank} for rank, row in enumerate(kept[:limit], start=1)]
-        return None
+        return kept
 
 
 def _weights(users: UserFeatures, context: ScoringContext, settings: Settings) -> dict[str, float]:
@@ -412,6 +425,14 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
         exclusions = {*excluded, *state.dismissed(known)}
         wanted = settings.top_n if limit is None else limit
         found = state.stored_answer(snapshot, login, wanted, exclusions, languages, categories)
+        scoring_row = (
+            snapshot.scoring.rows.get(login.lower()) if snapshot.scoring is not None else None
+        )
+        if found is None and limit is None and scoring_row is None:
+            # Nothing was asked past what is stored and nothing can be computed: the stored
+            # rows that pass (fewer, e.g. after a dismissal) rather than no answer.
+            kept = state.stored_passing(snapshot, login, exclusions, languages, categories)
+            found = [{**row, "rank": rank} for rank, row in enumerate(kept, start=1)]
         if found is not None:
             return _json(
                 {
