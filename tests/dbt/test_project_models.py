@@ -1,13 +1,11 @@
-"""The dbt project models, run for real by dbt against a hand-made raw dataset."""
+"""The dbt project models, run for real by dbt against a hand-made raw dataset, on DuckDB and
+on PostgreSQL (a server the tests start)."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from octorec.defs.dbt import DBT_PROJECT_DIR
+from octorec.dbt_project import run_dbt
 from octorec.ingestion import store_source_data
 from octorec.sources.base import RepositoryRecord, SourceData
 from octorec.warehouse import open_warehouse
@@ -34,14 +32,46 @@ REPOSITORIES = [
     RepositoryRecord(full_name="was/deleted", description="404 now", is_available=False),
     RepositoryRecord(full_name="go/words", description="ready to go with C++ and c#", stars=0),
     RepositoryRecord(full_name="no/stars", description=None, language="Go", stars=None),
+    # Issue 16: the topic "neural-network" once matched the keyword "network".
+    RepositoryRecord(
+        full_name="torch/torch",
+        description="Tensors and Dynamic neural networks in Python with strong GPU acceleration",
+        language="Python",
+        topics=("deep-learning", "gpu", "machine-learning", "neural-network", "python"),
+        stars=1_000,
+    ),
+    RepositoryRecord(
+        full_name="net/tunnel",
+        description="A fast reverse proxy and VPN tunnel for your network",
+        language="Go",
+        topics=("network", "proxy"),
+        stars=50,
+    ),
+    RepositoryRecord(
+        full_name="lab/infer", description="A high-performance neural network inference engine"
+    ),
+    RepositoryRecord(
+        full_name="lab/watch", description="A neural network that watches your network traffic"
+    ),
+    RepositoryRecord(
+        full_name="me/notes",
+        description="A self-hosted note-taking tool, AI-driven",
+        topics=("social-network",),
+    ),
+    RepositoryRecord(full_name="lab/neural-network-demo", description="Examples"),
 ]
 
 
-@pytest.fixture(scope="module")
-def enriched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    database = tmp_path_factory.mktemp("dbt") / "models.duckdb"
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def enriched(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, dict]]:
+    """`dbt_project_enriched_data` built by dbt from `REPOSITORIES`, by full name."""
     from datetime import UTC, datetime
 
+    folder = tmp_path_factory.mktemp("dbt")
+    on_postgres = request.param == "postgresql"
+    location = request.getfixturevalue("postgres")[0] if on_postgres else folder / "models.duckdb"
     # The newer of two case-variants wins; give them distinct push dates.
     records = [
         RepositoryRecord(**{**r.__dict__, "pushed_at": datetime(2024, 1, 1, tzinfo=UTC)})
@@ -49,22 +79,20 @@ def enriched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         else r
         for r in REPOSITORIES
     ]
-    with open_warehouse(database) as warehouse:
+    with open_warehouse(location) as warehouse:
         store_source_data(warehouse, SourceData(repositories=records))
-    env = {**os.environ, "OCTOREC_DATABASE": str(database)}
-    dbt = str(Path(sys.executable).parent / "dbt")
     for command in (["seed"], ["build", "--select", "dbt_projects", "dbt_project_enriched_data"]):
-        completed = subprocess.run(
-            [dbt, *command, "--profiles-dir", str(DBT_PROJECT_DIR)],
-            cwd=DBT_PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
-    with open_warehouse(database, read_only=True) as warehouse:
+        run_dbt(location, command, state_dir=folder / "dbt-state")
+    with open_warehouse(location, read_only=True) as warehouse:
         rows = warehouse.query("SELECT * FROM dbt_project_enriched_data").to_pylist()
-    return {row["full_name"]: row for row in rows}
+    yield {row["full_name"]: row for row in rows}
+    if on_postgres:
+        import psycopg
+
+        with psycopg.connect(str(location), autocommit=True) as connection:
+            connection.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+            connection.execute("DROP SCHEMA public CASCADE")
+            connection.execute("CREATE SCHEMA public")
 
 
 def test_duplicates_and_unavailable_are_dropped_archived_kept_flagged(
@@ -74,9 +102,15 @@ def test_duplicates_and_unavailable_are_dropped_archived_kept_flagged(
         "dup/repo",
         "go/words",
         "lab/brain",
+        "lab/infer",
+        "lab/neural-network-demo",
+        "lab/watch",
         "mail/postbox",
+        "me/notes",
+        "net/tunnel",
         "no/stars",
         "old/archived",
+        "torch/torch",
     ]
     assert enriched["dup/repo"]["description"] == "newer copy"
     assert enriched["old/archived"]["is_archived"] is True
@@ -91,6 +125,29 @@ def test_keywords_match_whole_tokens_only(enriched: dict[str, dict]) -> None:
     # "AI", "neural networks" and the topic "machine-learning" all match whole tokens.
     assert "ai-ml" in enriched["lab/brain"]["categories"]
     assert enriched["lab/brain"]["tech_stack"] == ["C", "PyTorch"]
+
+
+def test_a_hyphenated_topic_is_one_token(enriched: dict[str, dict]) -> None:
+    # "neural-network" matches "neural network" (ai-ml), never "network" (networking), as
+    # "machine-learning" matches "machine learning"; a real networking project still is one.
+    assert enriched["torch/torch"]["categories"] == ["ai-ml"]
+    assert enriched["torch/torch"]["tech_stack"] == ["Python"]
+    assert enriched["net/tunnel"]["categories"] == ["networking"]
+    assert enriched["net/tunnel"]["tech_stack"] == ["Go"]
+
+
+def test_hyphenated_words_of_the_description_match_as_a_whole(enriched: dict[str, dict]) -> None:
+    # "self-hosted" and "note-taking" are the keywords "self hosted" and "note taking";
+    # "ai-driven" is not "ai", and the topic "social-network" is not "network".
+    assert enriched["me/notes"]["categories"] == ["devops", "productivity"]
+
+
+def test_the_longest_keyword_phrase_wins(enriched: dict[str, dict]) -> None:
+    # "network" inside "neural network" is not networking; once more outside it, it is.
+    assert enriched["lab/infer"]["categories"] == ["ai-ml"]
+    assert enriched["lab/watch"]["categories"] == ["ai-ml", "networking"]
+    # A name's words are split on hyphens and read the same way.
+    assert enriched["lab/neural-network-demo"]["categories"] == ["ai-ml", "education"]
 
 
 def test_short_aliases_match_only_languages_and_topics(enriched: dict[str, dict]) -> None:

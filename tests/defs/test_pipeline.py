@@ -88,8 +88,9 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
             assert (login, r["project_full_name"].lower()) not in known
             assert r["project_full_name"] != OWNED_REPOSITORY
             assert r["reason"]
-            # Each row carries the weights it was made with: users who know no project are
-            # scored with the content weights, a user with no signal by popularity alone.
+            # Each row carries the weights it was made with, as shares summing to 1: users who
+            # know no project are scored with the content weights, a user with no signal by
+            # popularity alone.
             weights = (
                 ScoringWeights(semantic=0, tech_stack=0, collaborative=0, popularity=1)
                 if login == NO_SIGNAL_LOGIN
@@ -97,7 +98,10 @@ def test_every_user_gets_explained_recommendations_they_do_not_know(runs) -> Non
                 if login == COLD_START_LOGIN
                 else settings.weights
             )
-            assert {n: r[f"{n}_weight"] for n in COMPONENTS} == pytest.approx(weights.model_dump())
+            total = sum(weights.model_dump().values())
+            shares = {n: value / total for n, value in weights.model_dump().items()}
+            assert {n: r[f"{n}_weight"] for n in COMPONENTS} == pytest.approx(shares)
+            assert 0.0 <= r["score"] <= 1.0
             recomputed = sum(r[f"{n}_weight"] * r[f"{n}_similarity"] for n in COMPONENTS)
             assert r["score"] == pytest.approx(recomputed, abs=1e-5)
             if r["category_similarity"] > 0:

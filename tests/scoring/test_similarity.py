@@ -11,9 +11,17 @@ from octorec.scoring.labels import jaccard
 from octorec.scoring.ranking import top_ranked
 from octorec.scoring.recommend import recommend
 from octorec.scoring.scorer import Scorer
-from octorec.settings import ORIGIN_WEIGHTS, ScorerSettings, ScoringWeights
+from octorec.settings import (
+    ORIGIN_WEIGHTS,
+    ContentWeights,
+    Retrieval,
+    ScorerSettings,
+    ScoringWeights,
+)
 
 SEED_WEIGHTS = ScoringWeights.model_validate(ORIGIN_WEIGHTS)
+SEED_SUM = 1.3
+"""The original design's weights sum to 1.3: every score is the weighted sum divided by it."""
 
 
 @pytest.mark.parametrize(
@@ -78,11 +86,12 @@ def test_scores_match_the_formula_by_hand() -> None:
         if u == 0
     }
     # p/ml: cos 1, categories {ai-ml} vs {ai-ml} = 1, tech {Python} vs {Python, PyTorch} = 1/2
-    assert alice[0] == pytest.approx((0.25 + 0.45 + 0.5 * 0.5 + 0.1 * 0.5, 1, 1, 0.5, 0.5))
+    ml = (0.25 + 0.45 + 0.5 * 0.5 + 0.1 * 0.5) / SEED_SUM
+    assert alice[0] == pytest.approx((ml, 1, 1, 0.5, 0.5))
     # p/web: cos 0.6, no shared category or tech
-    assert alice[1] == pytest.approx((0.25 * 0.6 + 0.1 * 1.0, 0.6, 0, 0, 1.0))
+    assert alice[1] == pytest.approx(((0.25 * 0.6 + 0.1 * 1.0) / SEED_SUM, 0.6, 0, 0, 1.0))
     # p/opposite: cos -1 clipped to 0, category 1, tech stack empty → 0
-    assert alice[2] == pytest.approx((0.45, 0, 1, 0, 0))
+    assert alice[2] == pytest.approx((0.45 / SEED_SUM, 0, 1, 0, 0))
     assert 3 not in alice  # starred, never recommended
 
 
@@ -90,7 +99,8 @@ def test_ranking_is_best_first_and_respects_top_n_and_threshold() -> None:
     result = recommend(_users([[3], []]), _projects(), SEED_WEIGHTS, top_n=2, min_score=0.2)
     pairs = list(zip(result.user_index.tolist(), result.project_index.tolist(), strict=True))
     ranks = result.rank.tolist()
-    # alice: p/ml (1.0), p/opposite (0.45); p/web (0.25) falls outside the top 2.
+    # alice: p/ml (1.0 / 1.3), p/opposite (0.45 / 1.3); p/web (0.25 / 1.3) falls outside the
+    # top 2.
     assert pairs[:2] == [(0, 0), (0, 2)]
     assert ranks[:2] == [1, 2]
     # bob knows nothing and has no features: the most popular projects, scored by popularity
@@ -98,6 +108,41 @@ def test_ranking_is_best_first_and_respects_top_n_and_threshold() -> None:
     bob = result.user_index == 1
     assert result.project_index[bob].tolist() == [1, 3]
     assert result.score[bob].tolist() == pytest.approx([1.0, 0.9])
+
+
+@pytest.mark.parametrize("retrieval", list(Retrieval))
+def test_scores_are_weighted_means_in_zero_one_for_known_and_cold_start_users(
+    retrieval: Retrieval,
+) -> None:
+    # Issue 16: the cold-start weights sum to 1.3, so a cold-start user matching on every
+    # component once showed "score 1.04". Both weightings here sum to more than 1.
+    users = UserFeatures(
+        logins=["alice", "carol"],
+        semantic=np.stack([_unit(1, 0), _unit(1, 0)]),
+        categories=[["ai-ml"], ["ai-ml"]],
+        tech_stack=[["Python"], ["Python", "PyTorch"]],
+        known=sp.csr_matrix(np.asarray([[0, 0, 0, 1], [0, 0, 0, 0]], dtype=np.float32)),
+    )
+    main = ScoringWeights(
+        semantic=0.5, category=0.25, tech_stack=0.5, popularity=0.25, collaborative=0.0
+    )
+    result = recommend(
+        users,
+        _projects(),
+        main,
+        top_n=1,
+        min_score=0.0,
+        scorer_settings=ScorerSettings(retrieval=retrieval),
+        cold_start_weights=ContentWeights().as_scoring_weights(),
+    )
+    best = dict(zip(result.user_index.tolist(), result.score.tolist(), strict=True))
+    assert result.project_index.tolist() == [0, 0]  # p/ml for both
+    # alice knows p/starred: cos 1, categories 1, tech {Python} vs {Python, PyTorch} 1/2, pop 0.5.
+    assert best[0] == pytest.approx((0.5 + 0.25 + 0.5 * 0.5 + 0.25 * 0.5) / 1.5)
+    # carol knows nothing: her profile vector (cos 1), categories 1, tech 1, popularity 0.5,
+    # under the content weights 0.25 / 0.45 / 0.5 / 0.1.
+    assert best[1] == pytest.approx((0.25 + 0.45 + 0.5 + 0.1 * 0.5) / 1.3)
+    assert all(0.0 <= score <= 1.0 for score in result.score.tolist())
 
 
 def test_a_user_with_no_signal_gets_popular_active_projects() -> None:
@@ -205,7 +250,7 @@ def test_blocks_give_the_same_answer_as_one_pass() -> None:
         )
         expected = (
             0.25 * semantic + 0.45 * cat[0, 0] + 0.5 * tech[0, 0] + 0.1 * projects.popularity[p]
-        )
+        ) / SEED_SUM
         assert s == pytest.approx(expected, abs=1e-5)
         assert users.known[u, p] == 0
 

@@ -22,8 +22,11 @@ def test_weights_used_follow_the_scorers_rules_for_every_kind_of_user() -> None:
     knows_nothing = np.array([False, True, True])
     without_signal = np.array([False, False, True])
     used = weights_used(WEIGHTS, COLD, knows_nothing, without_signal)
-    assert used[0].tolist() == pytest.approx([getattr(WEIGHTS, n) for n in COMPONENTS])
-    assert used[1].tolist() == pytest.approx([getattr(COLD, n) for n in COMPONENTS])
+    # Each weight as its share of the weighting's sum (1.15 and 1.3 here), so that a score is
+    # the weighted mean of its components.
+    assert used[0].tolist() == pytest.approx([getattr(WEIGHTS, n) / 1.15 for n in COMPONENTS])
+    assert used[1].tolist() == pytest.approx([getattr(COLD, n) / 1.3 for n in COMPONENTS])
+    assert used.sum(axis=1).tolist() == pytest.approx([1.0, 1.0, 1.0])
     assert used[2].tolist() == [1.0 if n == "popularity" else 0.0 for n in COMPONENTS]
 
 

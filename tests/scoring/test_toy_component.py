@@ -74,7 +74,9 @@ def test_the_toy_component_is_scored_as_its_weight_says(recency, retrieval) -> N
     heavy = recommend(users, projects, {**BASE, "recency": 5.0}, 5, 0.0, settings, COLD)
 
     assert np.array_equal(without.components["recency"], values[without.project_index])
-    expected = sum(BASE[n] * heavy.components[n] for n in BASE) + 5.0 * heavy.components["recency"]
+    # The weighted mean: the weights sum to 1 + 5.
+    weighted = sum(BASE[n] * heavy.components[n] for n in BASE) + 5.0 * heavy.components["recency"]
+    expected = weighted / 6.0
     knows = ~users.knows_nothing()[heavy.user_index]
     np.testing.assert_allclose(heavy.score[knows], expected[knows], atol=1e-5)
     # Weighted heavily, it decides: the recommended projects are much more recent.
@@ -106,7 +108,8 @@ def test_the_toy_component_is_stored_in_its_own_columns(recency, tmp_path: Path)
     for row in stored:
         assert row["recency_similarity"] == pytest.approx(values[row["project_full_name"]])
     knows = {users.logins[i] for i in np.nonzero(~users.knows_nothing())[0]}
-    assert {r["recency_weight"] for r in stored if r["user_login"] in knows} == {1.0}
+    # Stored as its share of the weights (1 of 2), so that score = Σ weight × component.
+    assert {r["recency_weight"] for r in stored if r["user_login"] in knows} == {0.5}
     assert "recency_weight" in staged.column("column_name").to_pylist()
 
 

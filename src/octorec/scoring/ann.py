@@ -1,20 +1,20 @@
 """Candidate generation for very large catalogues, then exact rescoring of the candidates.
 
 An approximate nearest-neighbour index (faiss inverted file, inner product) holds one vector per
-project: its semantic vector, unit category and tech-stack blocks and its popularity, each
-block times √w (blocks whose weight is 0 left out): the hybrid embeddings' construction. A
-user's query vector is built the same way (popularity: 1), so the inner product is
-`w_sem·cos + w_cat·cos(categories) + w_tech·cos(tech stack) + w_pop·pop`: the linear part of
-the score, with set cosine for Jaccard. The index clusters the projects (k-means, `lists`
-cells) and a query scans the `PROBES` cells nearest to it; large catalogues keep 4-bit codes
-in the cells and re-rank the best codes by the exact inner product (`CandidateIndex`), and a
-small catalogue has so few cells that every one is scanned. Users who know no project search a
-second index built with the cold-start weights. Each user gets the index's best
-`ann_candidates` projects plus as many of their best collaborative ones (the item-item model
-has no vector form); users without any signal get the most popular active projects. The union
-is rescored with the exact formula (`Scorer.pair_components`), so only the choice of
-candidates is approximate. The index's blocks are those of the registered components that have
-a vector form (`ComponentScores.project_block`), in registry order.
+project: its semantic vector, unit category and tech-stack blocks and its popularity, each block
+times √w, w the weight's share of all the weights (`COMPONENTS.shares`; blocks whose weight is 0
+left out): the hybrid embeddings' construction. A user's query vector is built the same way
+(popularity: 1), so the inner product is `w_sem·cos + w_cat·cos(categories) + w_tech·cos(tech stack)
++ w_pop·pop`: the linear part of the score, with set cosine for Jaccard. The index clusters the
+projects (k-means, `lists` cells) and a query scans the `PROBES` cells nearest to it; large
+catalogues keep 4-bit codes in the cells and re-rank the best codes by the exact inner product
+(`CandidateIndex`), and a small catalogue has so few cells that every one is scanned. Users who know
+no project search a second index built with the cold-start weights. Each user gets the index's best
+`ann_candidates` projects plus as many of their best collaborative ones (the item-item model has no
+vector form); users without any signal get the most popular active projects. The union is rescored
+with the exact formula (`Scorer.pair_components`), so only the choice of candidates is approximate.
+The index's blocks are those of the registered components that have a vector form
+(`ComponentScores.project_block`), in registry order.
 
 Measured at 100,000 users × 125,000 projects (docs/performance.md): an HNSW graph (usearch)
 recalled 0.887 of the exact top 5 in 126 s; IVF-Flat with 48 of 1,024 cells probed 0.961 in
@@ -75,7 +75,7 @@ def _blocks(
     such component is weighted (only the collaborative term is), the fallback component (the
     semantic one) is used with weight 1.
     """
-    values = COMPONENTS.weights(weights)
+    values = COMPONENTS.shares(weights)
     parts: list[tuple[float, np.ndarray, bool, bool]] = []
     for component in COMPONENTS.declarations():
         scores = scorer.scores[component.name]

@@ -1,13 +1,16 @@
 """The score components, in the order every sum over them runs: `COMPONENTS`.
 
-`score = Σ w_c · value_c(u, p)` over the registered components. Everything that lists the
-components (the scorer, both recommenders, the stored table's columns, the reasons, the run
-metadata, the evaluation) iterates this registry, so a component is added by declaring it here
-(or, in a test, with `COMPONENTS.registered(...)`).
+`score = Σ w_c · value_c(u, p) / Σ w_c` over the registered components: a weighted mean, so a
+score is in [0, 1] (each component is) whichever weights made it, the main ones or the cold-start
+ones (`Registry.shares`). Everything that lists the components (the scorer, both recommenders,
+the stored table's columns, the reasons, the run metadata, the evaluation) iterates this
+registry, so a component is added by declaring it here (or, in a test, with
+`COMPONENTS.registered(...)`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -128,6 +131,24 @@ class Registry:
         if unknown and not isinstance(weights, BaseModel):
             raise ValueError(f"weights for unknown components {unknown}; known: {tuple(self)}")
         return {name: float(values.get(name, 0.0)) for name in self}
+
+    def shares(self, weights: BaseModel | Mapping[str, float]) -> dict[str, float]:
+        """Each component's weight divided by the sum of the weights (`weights`), so that the
+        shares sum to 1 and `Σ share × component` is a weighted mean in [0, 1]: the weights a
+        score is made with and stored with (`<name>_weight`). Weights that sum to 1 already (to
+        the last bits of rounding: 0.2 + 0.2 + 0.6) are returned unchanged, so the default and
+        the fitted weights (a simplex grid) give the scores they gave before scores were means.
+
+        Raises:
+            ValueError: no weight is positive (the settings refuse such weights already).
+        """
+        values = self.weights(weights)
+        total = sum(values.values())
+        if not total > 0:
+            raise ValueError(f"at least one weight must be positive, got {values}")
+        if math.isclose(total, 1.0, rel_tol=0.0, abs_tol=1e-12):
+            return values
+        return {name: value / total for name, value in values.items()}
 
 
 COMPONENTS = Registry(

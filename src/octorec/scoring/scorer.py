@@ -1,10 +1,13 @@
 """The recommendation score, vectorised over users × projects in bounded-memory blocks.
 
-`score = Σ w_c · value_c(u, p)` over the registered components (`octorec.scoring.registry`):
-by default `W_sem·sem(u, p) + W_cat·J(cat_u, cat_p) + W_tech·J(tech_u, tech_p) + W_pop·pop_p
-+ W_collab·collab(u, p)` where `sem` is the semantic similarity (`octorec.scoring.semantic`),
+`score = Σ w_c · value_c(u, p) / Σ w_c` over the registered components
+(`octorec.scoring.registry`): by default `W_sem·sem(u, p) + W_cat·J(cat_u, cat_p) +
+W_tech·J(tech_u, tech_p) + W_pop·pop_p + W_collab·collab(u, p)`, divided by the sum of the
+weights, where `sem` is the semantic similarity (`octorec.scoring.semantic`),
 J the Jaccard index (`octorec.scoring.labels`), `pop_p` is in [0, 1] and `collab` the
-item-item model's score scaled to [0, 1] per user (`octorec.scoring.collaborative`).
+item-item model's score scaled to [0, 1] per user (`octorec.scoring.collaborative`). Every
+component is in [0, 1], so the score is too, under the main weights and the cold-start ones
+alike (the original design's content weights sum to 1.3: a cold-start score once reached 1.04).
 
 Only eligible projects (the candidate filters) are ranked. A user with no signal at all (nothing
 starred or owned, no profile text, no declared interests) gets the most popular active projects,
@@ -134,10 +137,10 @@ class Scorer:
         Returns the scores and the components it computed (to read the kept pairs' values
         from). The sums run in the same order as `total`, so the scores are identical.
         """
-        main = COMPONENTS.weights(weights)
+        main = COMPONENTS.shares(weights)
         cold_rows = np.nonzero(self.knows_nothing[start:stop])[0]
         cold = (
-            COMPONENTS.weights(cold_start_weights)
+            COMPONENTS.shares(cold_start_weights)
             if cold_start_weights is not None and len(cold_rows)
             else None
         )
@@ -171,7 +174,7 @@ class Scorer:
         cold_start_weights: Weights | None = None,
         columns: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The weighted score.
+        """The weighted score: the weighted mean of the components (`COMPONENTS.shares`).
 
         Users who know no project are scored with `cold_start_weights` (the content weights;
         their collaborative component is 0 anyway); users without any signal get popular active
@@ -181,7 +184,7 @@ class Scorer:
         shape = next(iter(components.values())).shape
 
         def weighted(chosen: Weights) -> np.ndarray:
-            values = COMPONENTS.weights(chosen)
+            values = COMPONENTS.shares(chosen)
             return sum(
                 (values[name] * components[name] for name in self.scores),
                 start=np.zeros(shape, dtype=np.float32),

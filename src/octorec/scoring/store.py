@@ -51,12 +51,13 @@ def weights_used(
     knows_nothing: np.ndarray,
     without_signal: np.ndarray,
 ) -> np.ndarray:
-    """Users × components: the weights each user's score was made with (`Scorer.total`'s rules).
+    """Users × components: the weights each user's score was made with (`Scorer.total`'s rules),
+    as shares summing to 1 (`COMPONENTS.shares`), so that score = Σ weight × component.
 
     Users who know no project are weighed with the cold-start weights; users without any signal
     get the popularity of active projects (popularity weight 1, the rest 0).
     """
-    main, cold = COMPONENTS.weights(weights), COMPONENTS.weights(cold_start_weights)
+    main, cold = COMPONENTS.shares(weights), COMPONENTS.shares(cold_start_weights)
     rows = np.where(
         knows_nothing[:, None], [cold[n] for n in COMPONENTS], [main[n] for n in COMPONENTS]
     ).astype(np.float64)

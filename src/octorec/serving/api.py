@@ -80,8 +80,8 @@ class Recommendations(BaseModel):
     run_id: str | None
     weights: dict[str, float]
     """The weights this user's scores were made with (the cold-start weights for a user who
-    knows no project, popularity alone for one without any signal): score = Σ weight ×
-    component."""
+    knows no project, popularity alone for one without any signal), as shares that sum to 1:
+    score = Σ weight × component, a weighted mean in [0, 1]."""
     recommendations: list[Recommendation]
 
 

@@ -314,7 +314,11 @@ function tags(term, values) {
 /** How the scores are made, or a warning when the reported weights do not add up to them. */
 function explain(weights, items) {
   const used = COMPONENTS.filter(([key]) => weights[key] > 0);
-  const formula = used.map(([key, label]) => `${weights[key]} × ${label.toLowerCase()}`);
+  // The weights are shares that sum to 1 (the score is their weighted mean): 0.25 / 1.3 is
+  // shown as 0.192.
+  const formula = used.map(
+    ([key, label]) => `${+weights[key].toFixed(3)} × ${label.toLowerCase()}`,
+  );
   const sum = (item) => contributions(weights, item.components).reduce((s, p) => s + p.value, 0);
   if (items.some((item) => Math.abs(sum(item) - item.score) > SCORE_TOLERANCE)) {
     // The API reports the weights each user was scored with (cold start, popularity only);
