@@ -1,6 +1,8 @@
 -- Per user: the profile text to embed, the categories and tech stack they declared (mapped
 -- through the shared taxonomy) or else the most frequent ones among the projects they starred or
--- own, and every catalogue project they already know (never to be recommended).
+-- own, and every catalogue project they already know (never to be recommended). The declared
+-- labels are kept apart too (empty when none), so a user can be rebuilt from part of their
+-- stars by the same rules (`octorec.scoring.profiles`).
 with projects as (
     select
         project_full_name,
@@ -123,6 +125,8 @@ select
         when dv.categories is not null or dv.tech_stack is not null then 'interactions'
         else 'none'
     end as profile_basis,
+    coalesce(d.categories, {{ empty_text_array() }}) as declared_categories,
+    coalesce(d.tech_stack, {{ empty_text_array() }}) as declared_tech_stack,
     coalesce(ks.known_projects, {{ empty_text_array() }}) as known_projects,
     coalesce(ks.known_project_count, 0) as known_project_count,
     coalesce(ks.mean_popularity, 0.0) as mean_popularity

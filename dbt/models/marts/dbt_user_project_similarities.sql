@@ -9,6 +9,8 @@ select
     d.categories,
     d.tech_stack,
     d.known_projects,
+    d.declared_categories,
+    d.declared_tech_stack,
     d.profile_basis,
     e.semantic_basis
 from {{ ref('dbt_user_embeddings_data') }} as d

@@ -1,7 +1,7 @@
 """Fitting the learned ranker on the deployment's own interactions: `train_model`.
 
-1. Carve `RANKER_FOLDS` seeded validation hold-outs from the current stars (`folds.carve_fold`),
-   each user rebuilt from the rest of their stars by the pipeline's rules.
+1. Carve `RANKER_FOLDS` seeded validation hold-outs from the current stars, their hidden stars
+   disjoint (`folds.carve_folds`), each user rebuilt from the rest by the pipeline's rules.
 2. Fit EASE's λ on them (best mean validation NDCG@10 of the item-item model alone).
 3. Build each fold's candidates and pair features; a pair's label is whether it is a held-out
    star.
@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from octorec.ranker.features import FEATURE_NAMES, PairFeaturizer
-from octorec.ranker.folds import Fold, carve_fold, stars_of
+from octorec.ranker.folds import Fold, carve_folds, stars_of
 from octorec.ranker.model import RankingModel, fit_calibration
 from octorec.ranker.validation import recall_and_ndcg
 from octorec.scoring.collaborative import ItemItemModel, fit_item_item
@@ -70,6 +70,8 @@ class FitOutcome:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     """Validation recall/NDCG@10 per model (empty when it stopped before validating)."""
     seconds: float = 0.0
+    collaborative_regularization: float | None = None
+    """EASE's λ fitted on validation (None when it stopped before fitting it)."""
 
 
 @dataclass(frozen=True)
@@ -120,18 +122,17 @@ def train_model(
             f"{ranker.min_users} (RANKER_MIN_USERS): scoring with the formula's weights",
             seconds=time.perf_counter() - started,
         )
-    folds = [
-        carve_fold(
-            profiles,
-            projects,
-            settings.scorer,
-            settings.user_profile_weight,
-            holdout=ranker.holdout,
-            seed=seed + number,
-            min_stars=ranker.min_stars,
-        )
-        for number in range(1, ranker.folds + 1)
-    ]
+    folds = carve_folds(
+        profiles,
+        projects,
+        settings.scorer,
+        settings.user_profile_weight,
+        holdout=ranker.holdout,
+        folds=ranker.folds,
+        seed=seed + 1,
+        min_stars=ranker.min_stars,
+        with_collaborative=False,
+    )
     regularization = fit_regularization(folds)
     scorer_settings = settings.scorer.model_copy(
         update={"collaborative_regularization": regularization}
@@ -150,6 +151,7 @@ def train_model(
             f"{ranker.min_positives} (RANKER_MIN_POSITIVES) and 1: scoring with the formula's "
             "weights",
             seconds=time.perf_counter() - started,
+            collaborative_regularization=regularization,
         )
     train_set = _stack(training)
     booster, chosen, grid = _fit_grid(train_set, _stack([validation]), ranker.threads, seed)
@@ -175,6 +177,7 @@ def train_model(
             "formula's weights",
             metrics,
             seconds,
+            regularization,
         )
     model = RankingModel(
         model_text=fitted.model_text,
@@ -202,7 +205,9 @@ def train_model(
         regularization,
         metrics,
     )
-    return FitOutcome(model, f"fitted on {len(train_set[1])} candidate pairs", metrics, seconds)
+    return FitOutcome(
+        model, f"fitted on {len(train_set[1])} candidate pairs", metrics, seconds, regularization
+    )
 
 
 def fit_regularization(folds: Sequence[Fold]) -> float:
