@@ -131,7 +131,7 @@ def test_too_few_positives_gives_no_model_and_says_why(world):
 def test_a_model_of_other_features_is_refused(fitted: FitOutcome):
     model = fitted.model
     assert model is not None
-    tampered = model.to_json().replace('"log_history"', '"log_age"')
+    tampered = model.to_json().replace('"language_share"', '"language_age"')
     with pytest.raises(ValueError, match="fit it again"):
         RankingModel.from_json(tampered)
     with pytest.raises(ValueError, match="does not match its version"):

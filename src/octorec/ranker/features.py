@@ -1,9 +1,12 @@
 """Stage 2: the features of each (user, candidate) pair, computed block by block over users.
 
 `FEATURE_NAMES` lists them in the model's column order: the five unweighted score components,
-then what else predicts a star (closeness to the known projects, history size, the candidate's
-interaction count in the run, the user's share of known projects in the candidate's language,
-label overlaps, push age, the user's signal flags, the candidate's rank by each main signal).
+then what else predicts a star (closeness to the known projects, the candidate's interaction
+count in the run, the user's share of known projects in the candidate's language,
+label overlaps, push age, the user's signal flags, the candidate's rank by each main signal, the
+default formula's normalised score and rank). The user's history size is left out: with it the
+trees learn users apart instead of what predicts a star (sample, seed 42 test split, recall@10 /
+NDCG@10 0.0478 / 0.1774 with it, 0.0552 / 0.1822 without).
 `FEATURE_COMPONENTS` says which score component each feature's contribution is credited to when
 a recommendation is explained (None: a fact about the user, credited to no component).
 """
@@ -21,12 +24,12 @@ from octorec.ranker.statistics import CatalogueStats, days_since_push
 from octorec.scoring.labels import LabelScores
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.scorer import Scorer
+from octorec.settings import ContentWeights, ScoringWeights
 
 FEATURE_NAMES: tuple[str, ...] = (
     *COMPONENTS,
     "max_cosine",
     "mean_cosine",
-    "log_history",
     "log_interactions",
     "language_share",
     "matched_categories",
@@ -36,6 +39,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "has_labels",
     "semantic_rank",
     "collaborative_rank",
+    "formula",
+    "formula_rank",
 )
 """The model's feature columns, in order."""
 
@@ -45,12 +50,13 @@ FEATURE_COMPONENTS: dict[str, str | None] = {
     "mean_cosine": "semantic",
     "semantic_rank": "semantic",
     "collaborative_rank": "collaborative",
+    "formula": None,
+    "formula_rank": None,
     "log_interactions": "popularity",
     "days_since_push": "popularity",
     "matched_categories": "category",
     "matched_tech_stack": "tech_stack",
     "language_share": "tech_stack",
-    "log_history": None,
     "knows_nothing": None,
     "has_labels": None,
 }
@@ -70,6 +76,18 @@ class PairBlock:
 
     def __len__(self) -> int:
         return len(self.user_index)
+
+
+def _share(weights: dict[str, float]) -> dict[str, float]:
+    total = sum(weights.values()) or 1.0
+    return {name: value / total for name, value in weights.items()}
+
+
+FORMULA_WEIGHTS = _share(COMPONENTS.weights(ScoringWeights()))
+"""The default weights over their sum: the `formula` feature's weights."""
+CONTENT_SHARES = _share(COMPONENTS.weights(ContentWeights()))
+"""The default content weights over their sum: the `formula` feature's for users who know
+nothing."""
 
 
 class PairFeaturizer:
@@ -109,6 +127,8 @@ class PairFeaturizer:
             dtype=np.float32,
         )
         self.labels = {name: self._label_scores(name) for name in ("category", "tech_stack")}
+        self.weights = FORMULA_WEIGHTS
+        self.cold_weights = CONTENT_SHARES
 
     def _label_scores(self, name: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         scores = self.scorer.scores[name]
@@ -138,6 +158,8 @@ class PairFeaturizer:
         values = {name: np.asarray(components[name])[rows, columns] for name in COMPONENTS}
         semantic_rank = allowed_rank(signals["semantic"], excluded)[rows, columns]
         collaborative_rank = allowed_rank(signals["collaborative"], excluded)[rows, columns]
+        formula = self._formula(components, start, stop)
+        formula_rank = allowed_rank(formula, excluded)[rows, columns]
         max_cosine, mean_cosine = self._cosines(rows, columns, start)
         known = scorer.users.known[start:stop]
         language_counts = np.asarray((known @ self.language_matrix).todense(), dtype=np.float32)
@@ -158,7 +180,6 @@ class PairFeaturizer:
             **values,
             "max_cosine": max_cosine,
             "mean_cosine": mean_cosine,
-            "log_history": np.log1p(history),
             "log_interactions": self.log_interactions[columns],
             "language_share": language_share,
             "matched_categories": matched["category"],
@@ -168,6 +189,8 @@ class PairFeaturizer:
             "has_labels": self.has_labels[users],
             "semantic_rank": np.log1p(semantic_rank),
             "collaborative_rank": np.log1p(collaborative_rank),
+            "formula": formula[rows, columns],
+            "formula_rank": np.log1p(formula_rank),
         }
         features = (
             np.column_stack(
@@ -182,6 +205,18 @@ class PairFeaturizer:
             features=features,
             components={name: v.astype(np.float32) for name, v in values.items()},
         )
+
+    def _formula(self, components: dict[str, np.ndarray], start: int, stop: int) -> np.ndarray:
+        """The default formula's score over the sum of its weights (the content weights for
+        users who know nothing), users × projects."""
+        cold = self.scorer.knows_nothing[start:stop, None]
+        result = np.zeros((stop - start, self.scorer.project_count), dtype=np.float32)
+        for name in COMPONENTS:
+            weight = self.weights.get(name, 0.0)
+            cold_weight = self.cold_weights.get(name, 0.0)
+            if weight or cold_weight:
+                result += np.where(cold, cold_weight, weight) * np.asarray(components[name])
+        return result
 
     def _cosines(
         self, rows: np.ndarray, columns: np.ndarray, start: int

@@ -18,7 +18,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from octorec.ranker.features import FEATURE_NAMES
+from octorec.ranker.features import CONTENT_SHARES, FEATURE_NAMES, FORMULA_WEIGHTS
+from octorec.scoring.registry import COMPONENTS
 
 FORMAT = 1
 """The JSON layout's version (`to_json`)."""
@@ -93,6 +94,9 @@ class RankingModel:
     """Validation recall/NDCG@10 of the ranker and the baselines (model → metric → value)."""
     fit_seconds: float = 0.0
     feature_names: tuple[str, ...] = FEATURE_NAMES
+    formula_scale: float = 0.0
+    """Boosting starts from `formula_scale ×` the default formula's normalised score (the
+    `formula` feature), which the raw score therefore includes (0: the trees alone)."""
 
     def __post_init__(self) -> None:
         if tuple(self.feature_names) != FEATURE_NAMES:
@@ -115,7 +119,11 @@ class RankingModel:
         """The ranker's raw score of each row of pair features (higher ranks first)."""
         if len(features) == 0:
             return np.zeros(0, dtype=np.float64)
-        return np.asarray(self.booster.predict(features, raw_score=True, num_threads=1))
+        trees = np.asarray(self.booster.predict(features, raw_score=True, num_threads=1))
+        return trees + self.formula_scale * self._formula(features)
+
+    def _formula(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features[:, FEATURE_NAMES.index("formula")], dtype=np.float64)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """The calibrated chance, in [0, 1], that each pair is a star the user would make."""
@@ -127,7 +135,18 @@ class RankingModel:
         if len(features) == 0:
             return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float64)
         values = np.asarray(self.booster.predict(features, pred_contrib=True, num_threads=1))
-        return values[:, : len(FEATURE_NAMES)]
+        values = values[:, : len(FEATURE_NAMES)].copy()
+        if self.formula_scale:
+            # The starting score is the formula's: credit each weighted component its share.
+            cold = features[:, FEATURE_NAMES.index("knows_nothing")] > 0
+            for name in COMPONENTS:
+                main, content = FORMULA_WEIGHTS[name], CONTENT_SHARES[name]
+                values[:, FEATURE_NAMES.index(name)] += (
+                    self.formula_scale
+                    * np.where(cold, content, main)
+                    * features[:, FEATURE_NAMES.index(name)]
+                )
+        return values
 
     def to_json(self) -> str:
         """The whole model as one JSON document (`from_json` reads it back)."""
@@ -146,6 +165,7 @@ class RankingModel:
                 "settings": self.settings,
                 "validation": self.validation,
                 "fit_seconds": self.fit_seconds,
+                "formula_scale": self.formula_scale,
                 "model_text": self.model_text,
             },
             sort_keys=True,
@@ -176,6 +196,7 @@ class RankingModel:
                 validation=data["validation"],
                 fit_seconds=float(data["fit_seconds"]),
                 feature_names=tuple(data["feature_names"]),
+                formula_scale=float(data["formula_scale"]),
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"the ranking model lacks or misnames a field: {error}") from None

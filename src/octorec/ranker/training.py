@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from octorec.ranker.features import FEATURE_NAMES, PairFeaturizer
 from octorec.ranker.folds import Fold, carve_folds, stars_of
-from octorec.ranker.model import RankingModel, fit_calibration
+from octorec.ranker.model import Calibration, RankingModel, fit_calibration
 from octorec.ranker.validation import recall_and_ndcg
 from octorec.scoring.collaborative import ItemItemModel, fit_item_item
 from octorec.scoring.inputs import ProjectFeatures
@@ -50,10 +50,13 @@ K = 10
 """The cut-off the ranker is validated and early-stopped at."""
 REGULARIZATIONS = (10.0, 30.0, 100.0, 300.0, 1000.0)
 """EASE's λ candidates."""
-LEAVES = (7, 31)
-LEARNING_RATES = (0.05, 0.15)
-MIN_CHILD_SAMPLES = (20, 100)
-"""The hyper-parameter grid (leaves × learning rate × minimum leaf size), chosen on validation."""
+FORMULA_SCALES = (0.0, 10.0, 30.0)
+"""Where boosting starts: `scale ×` the default formula's normalised score (0: from nothing)."""
+LEAVES = (7, 15)
+LEARNING_RATES = (0.05,)
+MIN_CHILD_SAMPLES = (50, 200)
+"""The hyper-parameter grid (start × leaves × learning rate × minimum leaf size), chosen on
+validation."""
 MAX_ROUNDS = 300
 EARLY_STOPPING = 20
 """Rounds without a better validation NDCG@10 after which a fit stops (the best is kept)."""
@@ -155,12 +158,21 @@ def train_model(
         )
     train_set = _stack(training)
     booster, chosen, grid = _fit_grid(train_set, _stack([validation]), ranker.threads, seed)
+    scale = float(chosen["formula_scale"])
+    uncalibrated = RankingModel(
+        model_text=booster.model_to_string(),
+        calibration=Calibration(1.0, 0.0),
+        collaborative_regularization=regularization,
+        candidates_per_signal=ranker.candidates_per_signal,
+        training_fingerprint="",
+        formula_scale=scale,
+    )
     fitted = RankingModel(
         model_text=booster.model_to_string(),
         calibration=fit_calibration(
-            np.asarray(booster.predict(validation.features, raw_score=True, num_threads=1)),
-            validation.labels,
+            uncalibrated.raw_scores(validation.features), validation.labels
         ),
+        formula_scale=scale,
         collaborative_regularization=regularization,
         candidates_per_signal=ranker.candidates_per_signal,
         training_fingerprint=training_fingerprint(profiles, projects, seed),
@@ -182,6 +194,7 @@ def train_model(
     model = RankingModel(
         model_text=fitted.model_text,
         calibration=fitted.calibration,
+        formula_scale=scale,
         collaborative_regularization=regularization,
         candidates_per_signal=ranker.candidates_per_signal,
         training_fingerprint=fitted.training_fingerprint,
@@ -305,16 +318,26 @@ def _fit_grid(
     every grid point's result."""
     best: tuple[float, lgb.Booster, dict[str, Any]] | None = None
     grid = []
-    for leaves, rate, min_child in itertools.product(LEAVES, LEARNING_RATES, MIN_CHILD_SAMPLES):
+    column = FEATURE_NAMES.index("formula")
+    for scale, leaves, rate, min_child in itertools.product(
+        FORMULA_SCALES, LEAVES, LEARNING_RATES, MIN_CHILD_SAMPLES
+    ):
         params = _parameters(leaves, rate, min_child, threads, seed)
         train_set = lgb.Dataset(
             train[0],
             train[1],
             group=train[2],
+            init_score=scale * train[0][:, column].astype(np.float64),
             feature_name=list(FEATURE_NAMES),
             params={"verbosity": -1, "max_bin": 63},
         )
-        valid_set = lgb.Dataset(valid[0], valid[1], group=valid[2], reference=train_set)
+        valid_set = lgb.Dataset(
+            valid[0],
+            valid[1],
+            group=valid[2],
+            init_score=scale * valid[0][:, column].astype(np.float64),
+            reference=train_set,
+        )
         booster = lgb.train(
             params,
             train_set,
@@ -324,6 +347,7 @@ def _fit_grid(
         )
         score = float(booster.best_score["valid_0"][f"ndcg@{K}"])
         point = {
+            "formula_scale": scale,
             "num_leaves": leaves,
             "learning_rate": rate,
             "min_child_samples": min_child,
