@@ -355,6 +355,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1], not {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -396,6 +406,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         evaluate_seeds,
         read_snapshot,
     )
+    from octorec.evaluation.subsets import UserSubset
     from octorec.sources import SourceUnavailableError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -413,8 +424,18 @@ def _evaluate(args: argparse.Namespace) -> int:
             f":{data.rejected[0].line_number}: {data.rejected[0].reason})",
             file=sys.stderr,
         )
+    try:
+        subset = UserSubset.parse(args.user_subset, args.user_sample)
+    except ValueError as error:
+        print(f"octorec: {error}", file=sys.stderr)
+        return 2
+    data = subset.apply(data)
     options = EvaluationOptions(
-        holdout=args.holdout, seed=args.seed, ks=args.k, validation_folds=args.folds
+        holdout=args.holdout,
+        seed=args.seed,
+        ks=args.k,
+        validation_folds=args.folds,
+        users=subset.describe(),
     )
 
     def say(message: str) -> None:
@@ -444,6 +465,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("mean [95% bootstrap interval over users]:")
         print(several.table())
         print()
+    if args.seeds:
+        fits = [r.setup["ranker"]["fit_seconds"] for r in several.reports.values()]
+        seconds = ", ".join(f"{f:g}" for f in fits)
+        print(f"ranker fit: {seconds} s per seed; users: {subset.describe()}")
     for line in report.targets("octorec") + report.targets("octorec_fitted"):
         print(line)
     if args.json:
@@ -573,6 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="several splits in one run, e.g. 42,1,2,3: mean and 95%% bootstrap interval",
     )
     evaluate.add_argument("--k", type=_ks, default=(5, 10), help="cut-offs, e.g. 5,10")
+    evaluate.add_argument(
+        "--user-subset",
+        default="all",
+        help="all, or most-stars:N (only the N users with the most stars): a robustness check",
+    )
+    evaluate.add_argument(
+        "--user-sample",
+        type=_share,
+        default=None,
+        help="keep a seeded random share of the users (e.g. 0.5): a robustness check",
+    )
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
     evaluate.set_defaults(run=_evaluate)
 

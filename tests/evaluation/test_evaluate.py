@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 MODELS = {
     "octorec",
+    "octorec_formula",
     "octorec_fitted",
     "origin",
     "popularity",
@@ -94,6 +95,10 @@ def test_the_json_holds_every_model_and_metric(evaluations, sample_slice: Path) 
         for metric in ("coverage@10", "diversity@10", "novelty@10"):
             assert 0.0 <= metrics[metric] <= 1.0, (name, metric)
     assert first["models"]["popularity"]["coverage@10"] <= first["models"]["octorec"]["coverage@10"]
+    # Five users with stars are too few to train on: octorec is the formula, and says why.
+    ranker = first["setup"]["ranker"]
+    assert ranker["fitted"] is False and "RANKER_MIN_USERS" in ranker["reason"]
+    assert first["models"]["octorec"] == first["models"]["octorec_formula"]
 
 
 def test_a_repeated_evaluation_embeds_nothing_and_agrees(evaluations) -> None:

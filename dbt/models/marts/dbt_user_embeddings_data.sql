@@ -2,7 +2,8 @@
 -- through the shared taxonomy) or else the most frequent ones among the projects they starred or
 -- own, every catalogue project they already know (starred, owned or liked through the API;
 -- never to be recommended) and those they dismissed through the API (never recommended either,
--- and not counted as known).
+-- and not counted as known). The declared labels are kept apart too (empty when none), so a
+-- user can be rebuilt from part of their stars by the same rules (`octorec.scoring.profiles`).
 with projects as (
     select
         project_full_name,
@@ -135,6 +136,8 @@ select
         when dv.categories is not null or dv.tech_stack is not null then 'interactions'
         else 'none'
     end as profile_basis,
+    coalesce(d.categories, {{ empty_text_array() }}) as declared_categories,
+    coalesce(d.tech_stack, {{ empty_text_array() }}) as declared_tech_stack,
     coalesce(ks.known_projects, {{ empty_text_array() }}) as known_projects,
     coalesce(ks.known_project_count, 0) as known_project_count,
     coalesce(ks.mean_popularity, 0.0) as mean_popularity,

@@ -11,6 +11,8 @@ select
     d.tech_stack,
     d.known_projects,
     d.dismissed_projects,
+    d.declared_categories,
+    d.declared_tech_stack,
     d.profile_basis,
     e.semantic_basis
 from {{ ref('dbt_user_embeddings_data') }} as d

@@ -24,7 +24,9 @@ from octorec.embeddings.encoder import TextEncoder
 from octorec.embeddings.projects import build_project_hybrids, embed_projects
 from octorec.embeddings.users import build_user_embeddings
 from octorec.ingestion import records_table, store_source_data
+from octorec.ranker.inputs import read_profiles
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
+from octorec.scoring.profiles import Profile
 from octorec.settings import Settings
 from octorec.sources.base import SourceData
 from octorec.warehouse import open_warehouse
@@ -91,3 +93,9 @@ class EvaluationWarehouse:
             time.perf_counter() - started,
         )
         return features
+
+    def profiles(self) -> list[Profile]:
+        """The users as the last `features_for` left them, as the ranker's training reads them
+        (`octorec.ranker.inputs.read_profiles`)."""
+        with open_warehouse(self.database) as warehouse:
+            return read_profiles(warehouse, self.encoder)

@@ -38,7 +38,11 @@ from octorec.evaluation.pipeline import EvaluationWarehouse
 from octorec.evaluation.report import EvaluationReport, MultiSeedReport
 from octorec.evaluation.split import HoldoutSplit, holdout_split
 from octorec.evaluation.tuning import RelevanceTarget, fit_weights, pick_best
+from octorec.ranker import CatalogueStats, FitOutcome, rank, scorer_settings_for, train_model
+from octorec.ranker.folds import owns
+from octorec.scoring.collaborative import fit_item_item
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures
+from octorec.scoring.profiles import Profile
 from octorec.scoring.scorer import Scorer
 from octorec.settings import ORIGIN_WEIGHTS, ScoringWeights, Settings
 from octorec.sources.base import SourceData
@@ -49,7 +53,9 @@ logger = logging.getLogger(__name__)
 ALS_FACTORS = (16, 32, 64)
 SHRINKAGES = (0.0, 10.0, 30.0, 100.0, 300.0)
 KNN_NEIGHBOURS = (20, 50, 100, 200)
-OCTOREC_MODELS = ("octorec", "octorec_fitted", "origin")
+OCTOREC_MODELS = ("octorec", "octorec_formula", "octorec_fitted", "origin")
+"""The models the score floor `RECOMMENDATION_MIN_SIMILARITY` applies to (the ranker applies it
+itself, to the candidates' normalised formula scores)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class EvaluationOptions:
     min_interactions: int = 5
     weight_step: float = 0.2
     validation_folds: int = 3
+    users: str = "all"
+    """Which users the data was restricted to (`octorec.evaluation.subsets`), for the report."""
 
 
 def read_snapshot(repos: Path, stars: Path, users: Path | None) -> SourceData:
@@ -194,14 +202,18 @@ def _evaluate_split(
 
     say("test split: rebuilding features from the pipeline")
     test = _fold(scratch, split, settings)
+    say("training the ranker on the training part")
+    outcome = fit_ranker(scratch, split, test.projects, options.seed)
+    say(f"ranker: {outcome.reason} ({outcome.seconds:.1f} s)")
     excluded = test.scorer.excluded(0, len(test.users.logins))
     cold_start = settings.content_weights.as_scoring_weights()
     configured = settings.scorer.collaborative_shrinkage
     origin_components = {**test.components, "semantic": semantic_scores(test.scorer, clip=True)}
+    formula = weighted_total(test.scorer, _shrunk(test, configured), settings.weights, cold_start)
+    ranker = _ranker_scores(test, outcome, settings, k)
     scores: dict[str, np.ndarray] = {
-        "octorec": weighted_total(
-            test.scorer, _shrunk(test, configured), settings.weights, cold_start
-        ),
+        "octorec": formula if ranker is None else ranker,
+        "octorec_formula": formula,
         "octorec_fitted": weighted_total(
             test.scorer, _shrunk(test, fitted.shrinkage), fitted.weights, cold_start
         ),
@@ -215,7 +227,14 @@ def _evaluate_split(
     # Each of octorec's two main signals alone: the mean of the top cosines to the user's known
     # projects, and the item-item (EASE) model without the per-user confidence.
     scores["content_knn"] = test.components["semantic"]
-    scores["ease"] = test.components["collaborative"]
+    regularization = outcome.collaborative_regularization
+    scores["ease"] = (
+        test.components["collaborative"]
+        if regularization is None
+        else fit_item_item(
+            test.users.known, regularization, settings.scorer.collaborative_max_items
+        ).scores(test.users.known)
+    )
     scores["als"] = als_scores(test.users.known, factors, options.seed)
     scores["item_knn"] = item_knn_scores(test.users.known, neighbours)
 
@@ -228,11 +247,12 @@ def _evaluate_split(
     models: dict[str, dict[str, float]] = {}
     per_user: dict[str, dict[str, list[float]]] = {}
     for name, matrix in scores.items():
-        blocked = (
-            _with_threshold(matrix, excluded, settings.min_similarity)
-            if name in OCTOREC_MODELS
-            else excluded
-        )
+        if name == "octorec" and ranker is not None:
+            blocked = excluded | ~np.isfinite(matrix)  # the ranker kept what passes its floor
+        elif name in OCTOREC_MODELS:
+            blocked = _with_threshold(matrix, excluded, settings.min_similarity)
+        else:
+            blocked = excluded
         lists = top_lists(matrix, blocked, test.target.rows.tolist(), test.projects.names, k)
         recommendations = dict(zip(logins, lists, strict=True))
         metrics = evaluate_rankings(recommendations, held_out, options.ks)
@@ -266,11 +286,77 @@ def _evaluate_split(
             "validation_folds": options.validation_folds,
             "als_factors": factors,
             "item_knn_neighbours": neighbours,
+            "users": options.users,
+            "ranker": _ranker_setup(outcome),
+            "ease_regularization": regularization,
             "seconds": round(time.perf_counter() - started, 1),
         },
     )
     say(f"evaluated {len(models)} models on {len(logins)} users in {report.setup['seconds']} s")
     return report
+
+
+def fit_ranker(
+    scratch: EvaluationWarehouse, split: HoldoutSplit, projects: ProjectFeatures, seed: int
+) -> FitOutcome:
+    """The ranker trained as the pipeline trains it, on the users as the scratch warehouse holds
+    them now: rebuilt from `split`'s training part (no test star reaches the training, the
+    fitting or the candidates; `check_no_leak` makes sure)."""
+    profiles = scratch.profiles()
+    check_no_leak(profiles, split)
+    return train_model(profiles, projects, scratch.settings, seed=seed)
+
+
+def check_no_leak(profiles: Sequence[Profile], split: HoldoutSplit) -> None:
+    """Raise if any held-out (test) star is among what the ranker would train on (a held-out
+    star of a project the user owns stays known as owned, in training as in the test)."""
+    known = {(p.login.lower(), name.lower()) for p in profiles for name in p.known}
+    leaked = [pair for pair in _pairs(split.test) if pair in known and not owns(*pair)]
+    if leaked:
+        raise RuntimeError(
+            f"{len(leaked)} test interactions reached the ranker's training data "
+            f"(first: {leaked[0]})"
+        )
+
+
+def _ranker_scores(
+    test: _Fold, outcome: FitOutcome, settings: Settings, k: int
+) -> np.ndarray | None:
+    """The ranker's raw scores of each test user's kept top k (-inf elsewhere), or None when
+    no model was fitted."""
+    model = outcome.model
+    if model is None:
+        return None
+    scorer = Scorer(test.users, test.projects, scorer_settings_for(model, settings.scorer))
+    stats = CatalogueStats.from_run(test.users.known, test.projects)
+    ranked = rank(
+        scorer,
+        model,
+        stats,
+        k,
+        settings.min_similarity,
+        weights=settings.weights,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+    )
+    matrix = np.full((scorer.user_count, scorer.project_count), -np.inf, dtype=np.float64)
+    result = ranked.recommendations
+    matrix[result.user_index, result.project_index] = ranked.raw_score
+    return matrix
+
+
+def _ranker_setup(outcome: FitOutcome) -> dict[str, object]:
+    """What the report says about the ranker's fit."""
+    setup: dict[str, object] = {
+        "fitted": outcome.model is not None,
+        "reason": outcome.reason,
+        "fit_seconds": round(outcome.seconds, 1),
+        "validation": outcome.metrics,
+    }
+    if outcome.model is not None:
+        setup["version"] = outcome.model.version
+        setup["lightgbm"] = outcome.model.settings["lightgbm"]
+        setup["collaborative_regularization"] = outcome.model.collaborative_regularization
+    return setup
 
 
 def _popularity_percentiles(projects: ProjectFeatures) -> dict[str, float]:
