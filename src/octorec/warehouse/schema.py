@@ -135,6 +135,18 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)
     """,
+    c.RECOMMENDATION_MODELS: """
+        run_id VARCHAR PRIMARY KEY,
+        version VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        training_fingerprint VARCHAR NOT NULL,
+        settings JSON NOT NULL,
+        metrics JSON NOT NULL,
+        model VARCHAR,
+        reason VARCHAR NOT NULL,
+        fit_seconds DOUBLE NOT NULL,
+        fitted_at TIMESTAMPTZ NOT NULL
+    """,
     c.SHARD_STEPS: """
         staged_table VARCHAR NOT NULL,
         generation VARCHAR NOT NULL,
