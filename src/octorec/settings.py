@@ -143,6 +143,30 @@ class CandidateFilters(BaseSettings):
         return frozenset(part.strip().lower() for part in self.languages.split(",") if part.strip())
 
 
+class RankerSettings(BaseSettings):
+    """How the learned ranker is fitted and how many candidates it ranks (docs/quality.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="RANKER_", frozen=True, allow_inf_nan=False)
+
+    candidates_per_signal: int = Field(
+        100, ge=1, le=2000, description="candidates per user from each signal (stage 1)"
+    )
+    min_users: int = Field(
+        10, ge=2, description="users with enough stars below which no model is fitted"
+    )
+    min_stars: int = Field(
+        5, ge=2, description="stars a user needs for a validation hold-out to be carved"
+    )
+    min_positives: int = Field(
+        50, ge=1, description="held-out stars among the candidates below which no model is fitted"
+    )
+    folds: int = Field(
+        3, ge=2, le=10, description="seeded validation hold-outs; the last one validates"
+    )
+    holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's stars held out")
+    threads: int = Field(1, ge=1, description="LightGBM threads (fixed: the same model every run)")
+
+
 class Settings(BaseSettings):
     """Everything a run can be configured with, from environment variables.
 
@@ -277,6 +301,7 @@ class Settings(BaseSettings):
     content_weights: ContentWeights = Field(default_factory=lambda: ContentWeights())
     scorer: ScorerSettings = Field(default_factory=lambda: ScorerSettings())
     filters: CandidateFilters = Field(default_factory=lambda: CandidateFilters())
+    ranker: RankerSettings = Field(default_factory=lambda: RankerSettings())
     evaluation_database: Path = Field(
         Path("data/evaluation.duckdb"),
         validation_alias=AliasChoices("OCTOREC_EVALUATION_DATABASE", "evaluation_database"),
@@ -386,15 +411,21 @@ def load_settings() -> Settings:
         content_weights = ContentWeights()
         scorer = ScorerSettings()
         filters = CandidateFilters()
+        ranker = RankerSettings()
     except ValidationError as error:
         prefix = {
             "ScoringWeights": "RECOMMENDATION_WEIGHT_",
             "ContentWeights": "RECOMMENDATION_CONTENT_WEIGHT_",
+            "RankerSettings": "RANKER_",
         }.get(error.title, "RECOMMENDATION_")
         raise SettingsError(_describe(error, prefix=prefix)) from None
     try:
         return Settings(
-            weights=weights, content_weights=content_weights, scorer=scorer, filters=filters
+            weights=weights,
+            content_weights=content_weights,
+            scorer=scorer,
+            filters=filters,
+            ranker=ranker,
         )
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None

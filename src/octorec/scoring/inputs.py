@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +38,10 @@ class ProjectFeatures:
     """Which projects pass the candidate filters (all when None)."""
     active: np.ndarray | None = None
     """Which projects count as active for users without any signal (all when None)."""
+    languages: Sequence[str | None] | None = None
+    """Each project's main language (None where unknown; all unknown when None)."""
+    pushed_at: Sequence[datetime | None] | None = None
+    """Each project's last push (None where unknown; all unknown when None)."""
 
     def mask(self, values: np.ndarray | None) -> np.ndarray:
         """`values` as a boolean mask over the projects, all true when None."""
@@ -55,6 +60,8 @@ class ProjectFeatures:
             popularity=np.asarray(self.popularity)[index],
             eligible=None if self.eligible is None else np.asarray(self.eligible)[index],
             active=None if self.active is None else np.asarray(self.active)[index],
+            languages=None if self.languages is None else [self.languages[i] for i in rows],
+            pushed_at=None if self.pushed_at is None else [self.pushed_at[i] for i in rows],
         )
 
 
@@ -131,6 +138,8 @@ def read_catalogue(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
         popularity=np.asarray(projects.column("popularity").to_pylist(), dtype=np.float32),
         eligible=masks.eligible,
         active=masks.active,
+        languages=projects.column("language").to_pylist(),
+        pushed_at=projects.column("pushed_at").to_pylist(),
     )
 
 

@@ -1,0 +1,60 @@
+"""Stage 1: each user's candidates, the union of the best `per_signal` projects of each signal.
+
+The signals are the semantic component, the collaborative (EASE) one, the projects' interaction
+counts in the run (popularity) and the category + tech-stack match. Known and ineligible projects
+are never candidates (the scorer's exclusions), and a signal proposes only projects it scores
+above 0 (popularity proposes its best whatever they score, so every user has candidates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from octorec.scoring.ranking import top_n
+
+SIGNALS = ("semantic", "collaborative", "popularity", "labels")
+"""The signals candidates are drawn from, in order."""
+
+
+def signal_blocks(
+    components: Mapping[str, np.ndarray], interactions: np.ndarray, rows: int
+) -> dict[str, np.ndarray]:
+    """Each signal's users × projects block from a block's unweighted components.
+
+    Popularity is the interaction count with the catalogue popularity (in [0, 1)) breaking ties.
+    """
+    popularity = interactions + 0.5 * np.asarray(components["popularity"][0], dtype=np.float32)
+    return {
+        "semantic": np.asarray(components["semantic"]),
+        "collaborative": np.asarray(components["collaborative"]),
+        "popularity": np.broadcast_to(popularity, (rows, len(popularity))),
+        "labels": np.asarray(components["category"]) + np.asarray(components["tech_stack"]),
+    }
+
+
+def candidate_mask(
+    signals: Mapping[str, np.ndarray], excluded: np.ndarray, per_signal: int
+) -> np.ndarray:
+    """True at each user's candidates: the union over `signals` of its best `per_signal`
+    allowed projects (ties to the lower index, so the same inputs give the same candidates)."""
+    mask = np.zeros(excluded.shape, dtype=bool)
+    rows = np.arange(excluded.shape[0])[:, None]
+    for name, values in signals.items():
+        blocked = excluded if name == "popularity" else excluded | (values <= 0)
+        masked = np.where(blocked, -np.inf, values)
+        best = top_n(masked, per_signal)
+        finite = np.isfinite(np.take_along_axis(masked, best, axis=1))
+        mask[np.broadcast_to(rows, best.shape)[finite], best[finite]] = True
+    return mask
+
+
+def allowed_rank(values: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Each project's 0-based rank within its user's allowed projects by `values` (best 0;
+    ties to the lower index); excluded projects rank after every allowed one."""
+    masked = np.where(excluded, -np.inf, values)
+    order = np.lexsort((np.broadcast_to(np.arange(values.shape[1]), values.shape), -masked))
+    ranks = np.empty(values.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, np.arange(values.shape[1])[None, :], axis=1)
+    return ranks

@@ -1,0 +1,205 @@
+"""Stage 2: the features of each (user, candidate) pair, computed block by block over users.
+
+`FEATURE_NAMES` lists them in the model's column order: the five unweighted score components,
+then what else predicts a star (closeness to the known projects, history size, the candidate's
+interaction count in the run, the user's share of known projects in the candidate's language,
+label overlaps, push age, the user's signal flags, the candidate's rank by each main signal).
+`FEATURE_COMPONENTS` says which score component each feature's contribution is credited to when
+a recommendation is explained (None: a fact about the user, credited to no component).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from octorec.ranker.candidates import allowed_rank, candidate_mask, signal_blocks
+from octorec.ranker.statistics import CatalogueStats, days_since_push
+from octorec.scoring.labels import LabelScores
+from octorec.scoring.registry import COMPONENTS
+from octorec.scoring.scorer import Scorer
+
+FEATURE_NAMES: tuple[str, ...] = (
+    *COMPONENTS,
+    "max_cosine",
+    "mean_cosine",
+    "log_history",
+    "log_interactions",
+    "language_share",
+    "matched_categories",
+    "matched_tech_stack",
+    "days_since_push",
+    "knows_nothing",
+    "has_labels",
+    "semantic_rank",
+    "collaborative_rank",
+)
+"""The model's feature columns, in order."""
+
+FEATURE_COMPONENTS: dict[str, str | None] = {
+    **{name: name for name in COMPONENTS},
+    "max_cosine": "semantic",
+    "mean_cosine": "semantic",
+    "semantic_rank": "semantic",
+    "collaborative_rank": "collaborative",
+    "log_interactions": "popularity",
+    "days_since_push": "popularity",
+    "matched_categories": "category",
+    "matched_tech_stack": "tech_stack",
+    "language_share": "tech_stack",
+    "log_history": None,
+    "knows_nothing": None,
+    "has_labels": None,
+}
+"""The score component each feature's contribution is credited to in a reason."""
+
+
+@dataclass(frozen=True)
+class PairBlock:
+    """One block of users' candidate pairs, sorted by user then project."""
+
+    user_index: np.ndarray
+    project_index: np.ndarray
+    features: np.ndarray
+    """pairs × `FEATURE_NAMES`, float32 (NaN where a value is unknown)."""
+    components: dict[str, np.ndarray]
+    """Each registered component's unweighted value per pair."""
+
+    def __len__(self) -> int:
+        return len(self.user_index)
+
+
+class PairFeaturizer:
+    """Candidates and their features for a scorer's users, a bounded block of users at a time
+    (`RECOMMENDATION_BLOCK_MEMORY_MB`, like the exact recommender)."""
+
+    ARRAYS = 12
+    """users × projects arrays a block holds at its peak (components, signals, ranks)."""
+
+    def __init__(self, scorer: Scorer, stats: CatalogueStats, per_signal: int) -> None:
+        if len(stats.interactions) != scorer.project_count:
+            raise ValueError(
+                f"the statistics cover {len(stats.interactions)} projects, the scorer "
+                f"{scorer.project_count}"
+            )
+        self.scorer = scorer
+        self.stats = stats
+        self.per_signal = per_signal
+        projects = scorer.projects
+        self.log_interactions = np.log1p(stats.interactions).astype(np.float32)
+        self.days_since_push = days_since_push(projects, stats.newest_push)
+        languages = projects.languages or [None] * scorer.project_count
+        vocabulary = {name: i for i, name in enumerate(sorted({x for x in languages if x}))}
+        self.language = np.array([vocabulary.get(x, -1) if x else -1 for x in languages])
+        has = self.language >= 0
+        self.language_matrix = sp.csr_matrix(
+            (np.ones(int(has.sum()), dtype=np.float32), (np.nonzero(has)[0], self.language[has])),
+            shape=(scorer.project_count, max(1, len(vocabulary))),
+        )
+        known = scorer.users.known
+        self.history = np.diff(known.indptr).astype(np.float32)
+        self.has_labels = np.array(
+            [
+                bool(c) or bool(t)
+                for c, t in zip(scorer.users.categories, scorer.users.tech_stack, strict=True)
+            ],
+            dtype=np.float32,
+        )
+        self.labels = {name: self._label_scores(name) for name in ("category", "tech_stack")}
+
+    def _label_scores(self, name: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        scores = self.scorer.scores[name]
+        if not isinstance(scores, LabelScores):
+            raise TypeError(f"the {name} component is not a label component")
+        return scores.users.tocsr(), sp.csr_matrix(scores.sets.projects.astype(np.float32))
+
+    def block_rows(self) -> int:
+        """Users per block."""
+        return self.scorer.block_rows(arrays=self.ARRAYS)
+
+    def blocks(self) -> Iterator[PairBlock]:
+        """Every user's candidate pairs, block by block, in user order."""
+        step = self.block_rows()
+        for start in range(0, self.scorer.user_count, step):
+            yield self.block(start, min(start + step, self.scorer.user_count))
+
+    def block(self, start: int, stop: int) -> PairBlock:
+        """The candidate pairs of users `start:stop` and their features."""
+        scorer = self.scorer
+        components = scorer.components(start, stop)
+        excluded = scorer.excluded(start, stop)
+        signals = signal_blocks(components, self.stats.interactions, stop - start)
+        mask = candidate_mask(signals, excluded, self.per_signal)
+        rows, columns = np.nonzero(mask)
+        users = rows + start
+        values = {name: np.asarray(components[name])[rows, columns] for name in COMPONENTS}
+        semantic_rank = allowed_rank(signals["semantic"], excluded)[rows, columns]
+        collaborative_rank = allowed_rank(signals["collaborative"], excluded)[rows, columns]
+        max_cosine, mean_cosine = self._cosines(rows, columns, start)
+        known = scorer.users.known[start:stop]
+        language_counts = np.asarray((known @ self.language_matrix).todense(), dtype=np.float32)
+        history = self.history[users]
+        language = self.language[columns]
+        language_share = np.where(
+            language >= 0,
+            language_counts[rows, np.maximum(language, 0)] / np.maximum(history, 1.0),
+            0.0,
+        )
+        matched = {
+            name: np.asarray(user_labels[users].multiply(project_labels[columns]).sum(axis=1))
+            .ravel()
+            .astype(np.float32)
+            for name, (user_labels, project_labels) in self.labels.items()
+        }
+        columns_by_name = {
+            **values,
+            "max_cosine": max_cosine,
+            "mean_cosine": mean_cosine,
+            "log_history": np.log1p(history),
+            "log_interactions": self.log_interactions[columns],
+            "language_share": language_share,
+            "matched_categories": matched["category"],
+            "matched_tech_stack": matched["tech_stack"],
+            "days_since_push": self.days_since_push[columns],
+            "knows_nothing": scorer.knows_nothing[users].astype(np.float32),
+            "has_labels": self.has_labels[users],
+            "semantic_rank": np.log1p(semantic_rank),
+            "collaborative_rank": np.log1p(collaborative_rank),
+        }
+        features = (
+            np.column_stack(
+                [np.asarray(columns_by_name[name], dtype=np.float32) for name in FEATURE_NAMES]
+            )
+            if len(rows)
+            else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+        )
+        return PairBlock(
+            user_index=users.astype(np.int64),
+            project_index=columns.astype(np.int64),
+            features=features,
+            components={name: v.astype(np.float32) for name, v in values.items()},
+        )
+
+    def _cosines(
+        self, rows: np.ndarray, columns: np.ndarray, start: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The max and mean cosine of each pair's project to the user's known projects (0 for a
+        user who knows none), one user at a time (a known × candidates product each)."""
+        known = self.scorer.users.known
+        vectors = self.scorer.project_semantic
+        maximum = np.zeros(len(rows), dtype=np.float32)
+        mean = np.zeros(len(rows), dtype=np.float32)
+        bounds = np.searchsorted(rows, np.arange(rows.max() + 2 if len(rows) else 1))
+        for local in range(len(bounds) - 1):
+            low, high = bounds[local], bounds[local + 1]
+            user = start + local
+            items = known.indices[known.indptr[user] : known.indptr[user + 1]]
+            if high == low or len(items) == 0:
+                continue
+            cosines = vectors[items] @ vectors[columns[low:high]].T
+            maximum[low:high] = cosines.max(axis=0)
+            mean[low:high] = cosines.mean(axis=0)
+        return maximum, mean
