@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from octorec.defs import dbt, embeddings, evaluation, ingestion, jobs, similarities
+from octorec.defs import dbt, embeddings, evaluation, ingestion, jobs, model, similarities
 from octorec.defs.resources import OctorecResource
 
 
@@ -13,6 +13,7 @@ def defs() -> dg.Definitions:
         ingestion.defs(),
         dbt.defs(),
         embeddings.defs(),
+        model.defs(),
         similarities.defs(),
         evaluation.defs(),
         jobs.defs(),

@@ -123,6 +123,10 @@ select
         when dv.categories is not null or dv.tech_stack is not null then 'interactions'
         else 'none'
     end as profile_basis,
+    -- What they declared alone (empty when nothing): the model's training rebuilds a user from
+    -- part of their stars by these rules (octorec.scoring.profiles).
+    coalesce(d.categories, {{ empty_text_array() }}) as declared_categories,
+    coalesce(d.tech_stack, {{ empty_text_array() }}) as declared_tech_stack,
     coalesce(ks.known_projects, {{ empty_text_array() }}) as known_projects,
     coalesce(ks.known_project_count, 0) as known_project_count,
     coalesce(ks.mean_popularity, 0.0) as mean_popularity

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,17 +14,27 @@ import numpy as np
 import pyarrow as pa
 
 from octorec import constants as c
+from octorec.ranker import (
+    CatalogueStats,
+    RankedRecommendations,
+    RankingModel,
+    rank,
+    scorer_settings_for,
+)
+from octorec.ranker.pipeline import stored_ranking_model
 from octorec.scoring.chunked import score_in_project_chunks
 from octorec.scoring.explanations import matched_labels, most_similar_known, reason
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
 from octorec.scoring.recommend import recommend
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.results import Recommendations
-from octorec.scoring.scorer import Weights
+from octorec.scoring.scorer import Scorer, Weights
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
 from octorec.warehouse.sharded import ShardOutcome, stage_shard
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,12 +77,18 @@ def recommendations_table(
     weights: Weights,
     content_weights: Weights,
     run_id: str,
+    reasons: Sequence[str] | None = None,
+    formula_score: np.ndarray | None = None,
+    model_version: str | None = None,
 ) -> pa.Table:
     """The rows of `user_project_similarities` for a scoring result, each with its reason.
 
     Each registered component has its unweighted value in `<name>_similarity` and the weight
-    the user's score was made with in `<name>_weight`. `content_weights` are the cold-start
-    weights (`ContentWeights`: no collaborative part)."""
+    the user's formula score was made with in `<name>_weight`. `content_weights` are the
+    cold-start weights (`ContentWeights`: no collaborative part). A result the learned ranker
+    ordered (model `model_version`) comes with the reasons its contributions give and the
+    formula score its floor applied to; otherwise the reasons come from the weighted components
+    and `formula_score` is the score."""
     computed_at = datetime.now(UTC)
     categories = matched_labels(
         users.categories, projects.categories, result.user_index, result.project_index
@@ -88,19 +106,24 @@ def recommendations_table(
     used = weights_used(weights, content_weights, users.knows_nothing(), without_signal)[
         result.user_index
     ]
-    reasons = [
-        reason(
-            {
-                n: float(used[row, i]) * float(result.components[n][row])
-                for i, n in enumerate(COMPONENTS)
-            },
-            categories[row],
-            tech_stack[row],
-            similar[row],
-            without_signal=bool(without_signal[result.user_index[row]]),
-        )
-        for row in range(len(result))
-    ]
+    reasons = (
+        list(reasons)
+        if reasons is not None
+        else [
+            reason(
+                {
+                    n: float(used[row, i]) * float(result.components[n][row])
+                    for i, n in enumerate(COMPONENTS)
+                },
+                categories[row],
+                tech_stack[row],
+                similar[row],
+                without_signal=bool(without_signal[result.user_index[row]]),
+            )
+            for row in range(len(result))
+        ]
+    )
+    formula_score = result.score if formula_score is None else formula_score
     return pa.table(
         {
             "user_login": pa.array([users.logins[i] for i in result.user_index], pa.string()),
@@ -115,6 +138,8 @@ def recommendations_table(
             "similar_known_project": pa.array(similar, pa.string()),
             "reason": pa.array(reasons, pa.string()),
             **{f"{n}_weight": pa.array(used[:, i], pa.float64()) for i, n in enumerate(COMPONENTS)},
+            "formula_score": pa.array(formula_score, pa.float64()),
+            "model_version": pa.array([model_version] * len(result), pa.string()),
             "run_id": pa.array([run_id] * len(result), pa.string()),
             "computed_at": pa.array([computed_at] * len(result)),
         }
@@ -126,7 +151,8 @@ def score_all(warehouse: Warehouse, settings: Settings, run_id: str) -> Similari
     stores the result once everything the step reports and checks is computed)."""
     started = time.perf_counter()
     users, projects = load_features(warehouse, settings)
-    _, summary = _score(users, projects, settings, run_id, started=started)
+    model = stored_ranking_model(warehouse)
+    _, summary = _score(users, projects, settings, run_id, started=started, model=model)
     return summary
 
 
@@ -298,24 +324,40 @@ def _score(
     settings: Settings,
     run_id: str,
     started: float,
+    model: RankingModel | None = None,
 ) -> tuple[pa.Table, SimilaritySummary]:
-    result = recommend(
-        users,
-        projects,
-        settings.weights,
-        settings.top_n,
-        settings.min_similarity,
-        scorer_settings=settings.scorer,
-        cold_start_weights=settings.content_weights.as_scoring_weights(),
-    )
-    table = recommendations_table(
-        result,
-        users,
-        projects,
-        settings.weights,
-        settings.content_weights.as_scoring_weights(),
-        run_id,
-    )
+    if model is None:
+        result = recommend(
+            users,
+            projects,
+            settings.weights,
+            settings.top_n,
+            settings.min_similarity,
+            scorer_settings=settings.scorer,
+            cold_start_weights=settings.content_weights.as_scoring_weights(),
+        )
+        table = recommendations_table(
+            result,
+            users,
+            projects,
+            settings.weights,
+            settings.content_weights.as_scoring_weights(),
+            run_id,
+        )
+    else:
+        ranked, scorer = rank_with_model(users, projects, settings, model)
+        result = ranked.recommendations
+        table = recommendations_table(
+            result,
+            users,
+            projects,
+            settings.weights,
+            settings.content_weights.as_scoring_weights(),
+            run_id,
+            reasons=ranked.reasons(scorer),
+            formula_score=ranked.formula_score,
+            model_version=model.version,
+        )
     summary = SimilaritySummary(
         users=len(users.logins),
         projects=len(projects.names),
@@ -326,6 +368,36 @@ def _score(
         known=known_pairs(users, projects),
     )
     return table, summary
+
+
+def rank_with_model(
+    users: UserFeatures, projects: ProjectFeatures, settings: Settings, model: RankingModel
+) -> tuple[RankedRecommendations, Scorer]:
+    """Every user's best `top_n` by the learned ranker, among the candidates whose normalised
+    formula score reaches the threshold; the scorer (with the model's λ) for their reasons.
+
+    The catalogue statistics (each project's interaction count) come from `users`: all of the
+    run's users."""
+    started = time.perf_counter()
+    scorer = Scorer(users, projects, scorer_settings_for(model, settings.scorer))
+    ranked = rank(
+        scorer,
+        model,
+        CatalogueStats.from_run(users.known, projects),
+        settings.top_n,
+        settings.min_similarity,
+        weights=settings.weights,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+    )
+    logger.info(
+        "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",
+        len(users.logins),
+        len(projects.names),
+        model.version,
+        time.perf_counter() - started,
+        len(ranked),
+    )
+    return ranked, scorer
 
 
 def known_pairs(users: UserFeatures, projects: ProjectFeatures) -> pa.Table:

@@ -131,6 +131,8 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         tech_stack_weight DOUBLE NOT NULL DEFAULT 0,
         popularity_weight DOUBLE NOT NULL DEFAULT 0,
         collaborative_weight DOUBLE NOT NULL DEFAULT 0,
+        formula_score DOUBLE NOT NULL DEFAULT 0,
+        model_version VARCHAR,
         run_id VARCHAR NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)

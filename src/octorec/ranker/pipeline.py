@@ -1,0 +1,134 @@
+"""The ranker in the pipeline: fit it on the warehouse's users, store it, load it for scoring.
+
+`fit_and_store` is what the `recommendation_model` asset runs: the stored users' profiles (their
+known projects, declared labels and profile-text vectors) and the embedded catalogue go to
+`train_model`; the outcome (a model, or the reason there is none) is stored in
+`recommendation_models` only once everything about it is known, so a failed fit leaves the
+previous model in use. `stored_ranking_model` is what scoring reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from octorec import constants as c
+from octorec.embeddings.cache import content_hash, encode_with_cache
+from octorec.embeddings.encoder import TextEncoder
+from octorec.ranker.model import RankingModel
+from octorec.ranker.training import FitOutcome, train_model
+from octorec.scoring.inputs import ProjectFeatures, read_catalogue, read_semantic
+from octorec.scoring.profiles import Profile
+from octorec.settings import Settings
+from octorec.warehouse import Warehouse
+from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
+
+logger = logging.getLogger(__name__)
+
+KIND = "lightgbm_lambdarank"
+"""The `kind` of a stored fitted model."""
+
+
+def read_profiles(
+    warehouse: Warehouse, settings: Settings, encoder: TextEncoder | None
+) -> list[Profile]:
+    """Every stored user as a `Profile`, in byte order of their logins.
+
+    Profile-text vectors come from the embedding cache (`user_embeddings` put them there); a
+    text missing from it is embedded with `encoder`, or, without one, the user is taken without
+    a profile vector (and the count logged).
+    """
+    rows = warehouse.query(
+        "SELECT user_login, profile_text, known_projects, declared_categories, "
+        f"declared_tech_stack FROM {c.DBT_USER_EMBEDDINGS_DATA}"
+    ).sort_by("user_login")
+    texts = rows.column("profile_text").to_pylist()
+    written = [text for text in texts if text is not None]
+    vectors: dict[str, np.ndarray] = {}
+    if written and encoder is not None:
+        encoded = encode_with_cache(warehouse, encoder, written, [content_hash(t) for t in written])
+        vectors = dict(zip(written, encoded.vectors, strict=True))
+    elif written:
+        logger.warning("%d profile texts are used without their vectors (no encoder)", len(written))
+    return [
+        Profile(
+            login=login,
+            known=tuple(known or ()),
+            profile_vector=vectors.get(text) if text is not None else None,
+            declared_categories=tuple(categories or ()),
+            declared_tech_stack=tuple(tech_stack or ()),
+        )
+        for login, text, known, categories, tech_stack in zip(
+            rows.column("user_login").to_pylist(),
+            texts,
+            rows.column("known_projects").to_pylist(),
+            rows.column("declared_categories").to_pylist(),
+            rows.column("declared_tech_stack").to_pylist(),
+            strict=True,
+        )
+    ]
+
+
+def read_projects(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
+    """The embedded catalogue with its semantic vectors, as scoring reads it."""
+    catalogue = read_catalogue(warehouse, settings)
+    return catalogue.subset(
+        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
+    )
+
+
+@dataclass(frozen=True)
+class FittedRun:
+    """What one `recommendation_model` run fitted (or why it fitted nothing), and stored."""
+
+    stored: StoredModel
+    outcome: FitOutcome
+    users: int
+    projects: int
+
+
+def fit_model(
+    warehouse: Warehouse, settings: Settings, encoder: TextEncoder | None, run_id: str
+) -> FittedRun:
+    """Fit the ranker on the warehouse's current users and catalogue; stores nothing."""
+    started = time.perf_counter()
+    profiles = read_profiles(warehouse, settings, encoder)
+    projects = read_projects(warehouse, settings)
+    if not settings.ranker.enabled:
+        outcome = FitOutcome(None, "RANKER_ENABLED=0: scoring with the formula's weights")
+    else:
+        outcome = train_model(profiles, projects, settings, seed=settings.ranker.seed)
+    model = outcome.model
+    stored = StoredModel(
+        run_id=run_id,
+        version=model.version if model is not None else FALLBACK,
+        kind=KIND if model is not None else FALLBACK,
+        training_fingerprint=model.training_fingerprint if model is not None else "",
+        settings=model.settings
+        if model is not None
+        else {"ranker": settings.ranker.model_dump(), "weights": settings.weights.model_dump()},
+        metrics=dict(outcome.metrics),
+        model=model.to_json() if model is not None else None,
+        reason=outcome.reason,
+        fit_seconds=round(time.perf_counter() - started, 3),
+        fitted_at=datetime.now(UTC),
+    )
+    return FittedRun(stored, outcome, len(profiles), len(projects.names))
+
+
+def store_model(warehouse: Warehouse, fitted: FittedRun) -> None:
+    """Store a fit's outcome; scoring uses it from now on."""
+    save_model(warehouse, fitted.stored)
+
+
+def stored_ranking_model(warehouse: Warehouse) -> RankingModel | None:
+    """The model scoring ranks with: the newest stored one, None when the newest row is a
+    fallback (or none was ever fitted): scoring then uses the formula's weights."""
+    stored = latest_model(warehouse)
+    if stored is None or stored.model is None:
+        return None
+    return RankingModel.from_json(stored.model)
