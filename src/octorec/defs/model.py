@@ -8,8 +8,6 @@ inputs keep the stored model without refitting (the fit is deterministic, it wou
 model), unless the run is forced.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from typing import Any

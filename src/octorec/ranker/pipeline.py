@@ -19,10 +19,12 @@ import numpy as np
 from octorec import constants as c
 from octorec.embeddings.cache import content_hash, encode_with_cache
 from octorec.embeddings.encoder import TextEncoder
+from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
 from octorec.ranker.model import RankingModel
 from octorec.ranker.training import FitOutcome, train_model
-from octorec.scoring.inputs import ProjectFeatures, read_catalogue, read_semantic
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, read_catalogue, read_semantic
 from octorec.scoring.profiles import Profile
+from octorec.scoring.scorer import Scorer
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
@@ -132,3 +134,33 @@ def stored_ranking_model(warehouse: Warehouse) -> RankingModel | None:
     if stored is None or stored.model is None:
         return None
     return RankingModel.from_json(stored.model)
+
+
+def rank_with_model(
+    users: UserFeatures, projects: ProjectFeatures, settings: Settings, model: RankingModel
+) -> tuple[RankedRecommendations, Scorer]:
+    """Every user's best `top_n` by the learned ranker, among the candidates whose normalised
+    formula score reaches the threshold; the scorer (with the model's λ) for their reasons.
+
+    The catalogue statistics (each project's interaction count) come from `users`: all of the
+    run's users."""
+    started = time.perf_counter()
+    scorer = Scorer(users, projects, scorer_settings_for(model, settings.scorer))
+    ranked = rank(
+        scorer,
+        model,
+        CatalogueStats.from_run(users.known, projects),
+        settings.top_n,
+        settings.min_similarity,
+        weights=settings.weights,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+    )
+    logger.info(
+        "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",
+        len(users.logins),
+        len(projects.names),
+        model.version,
+        time.perf_counter() - started,
+        len(ranked),
+    )
+    return ranked, scorer

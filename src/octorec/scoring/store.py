@@ -14,21 +14,15 @@ import numpy as np
 import pyarrow as pa
 
 from octorec import constants as c
-from octorec.ranker import (
-    CatalogueStats,
-    RankedRecommendations,
-    RankingModel,
-    rank,
-    scorer_settings_for,
-)
-from octorec.ranker.pipeline import stored_ranking_model
+from octorec.ranker import RankingModel
+from octorec.ranker.pipeline import rank_with_model, stored_ranking_model
 from octorec.scoring.chunked import score_in_project_chunks
 from octorec.scoring.explanations import matched_labels, most_similar_known, reason
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_features
 from octorec.scoring.recommend import recommend
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.results import Recommendations
-from octorec.scoring.scorer import Scorer, Weights
+from octorec.scoring.scorer import Weights
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
@@ -270,6 +264,15 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
+    if stored_ranking_model(warehouse) is not None:
+        # Each shard scores its users against chunks of the catalogue; the ranker's candidates
+        # are drawn from the whole catalogue, which a chunk does not see.
+        logger.warning(
+            "shard %d of %d ranks with the formula's weights: sharded scoring does not use the "
+            "learned ranker yet (docs/scale-out.md)",
+            shard,
+            shards,
+        )
     chunked = score_in_project_chunks(warehouse, settings, shard, shards)
     ensure_component_columns(warehouse)
     result = chunked.recommendations
@@ -368,36 +371,6 @@ def _score(
         known=known_pairs(users, projects),
     )
     return table, summary
-
-
-def rank_with_model(
-    users: UserFeatures, projects: ProjectFeatures, settings: Settings, model: RankingModel
-) -> tuple[RankedRecommendations, Scorer]:
-    """Every user's best `top_n` by the learned ranker, among the candidates whose normalised
-    formula score reaches the threshold; the scorer (with the model's λ) for their reasons.
-
-    The catalogue statistics (each project's interaction count) come from `users`: all of the
-    run's users."""
-    started = time.perf_counter()
-    scorer = Scorer(users, projects, scorer_settings_for(model, settings.scorer))
-    ranked = rank(
-        scorer,
-        model,
-        CatalogueStats.from_run(users.known, projects),
-        settings.top_n,
-        settings.min_similarity,
-        weights=settings.weights,
-        cold_start_weights=settings.content_weights.as_scoring_weights(),
-    )
-    logger.info(
-        "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",
-        len(users.logins),
-        len(projects.names),
-        model.version,
-        time.perf_counter() - started,
-        len(ranked),
-    )
-    return ranked, scorer
 
 
 def known_pairs(users: UserFeatures, projects: ProjectFeatures) -> pa.Table:
