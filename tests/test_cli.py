@@ -121,6 +121,7 @@ JOB_ASSETS = {
     "project_hybrid_embeddings",
     "user_embeddings",
     "dbt_user_project_similarities",
+    "recommendation_model",
     "user_project_similarities",
 }
 
@@ -141,7 +142,7 @@ def test_run_draws_a_bar_per_stage_and_summarises(after_run) -> None:
         ("github_data", 2),
         ("ml_preparation", 3),
         ("ml_embeddings", 3),
-        ("ml_similarities", 2),
+        ("ml_similarities", 3),
     ):
         finished = [
             line

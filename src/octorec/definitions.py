@@ -9,6 +9,7 @@ from octorec.defs import (
     evaluation,
     ingestion,
     jobs,
+    model,
     similarities,
 )
 from octorec.defs.resources import OctorecResource
@@ -21,6 +22,7 @@ def defs() -> dg.Definitions:
         ingestion.defs(),
         dbt.defs(),
         embeddings.defs(),
+        model.defs(),
         similarities.defs(),
         evaluation.defs(),
         jobs.defs(),

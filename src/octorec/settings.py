@@ -166,6 +166,10 @@ class RankerSettings(BaseSettings):
     )
     holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's stars held out")
     threads: int = Field(1, ge=1, description="LightGBM threads (fixed: the same model every run)")
+    seed: int = Field(42, ge=0, description="seed of the validation hold-outs and of LightGBM")
+    enabled: bool = Field(
+        True, description="fit the ranker; off: score with the formula's weights (documented)"
+    )
 
 
 class Settings(BaseSettings):

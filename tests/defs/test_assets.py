@@ -3,12 +3,10 @@
 few hand-made rows, and the `MaterializeResult` and stored rows checked against known answers."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from octorec import constants as c
@@ -20,34 +18,16 @@ from octorec.defs.embeddings import (
 )
 from octorec.defs.resources import OctorecResource
 from octorec.defs.similarities import user_project_similarities
-from octorec.embeddings.cache import content_hash
-from octorec.warehouse import Warehouse, open_warehouse
-from tests.defs.hand_built import create_scoring_users
-
-DIMENSIONS = 384
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
-# Two neighbourhoods of the semantic space: each user knows one project of theirs, and the
-# other project of the same neighbourhood (same category and stack) is their best match.
-PROJECTS = {
-    "a/sql-engine": (0, 0.0, ["databases"], ["Python"]),
-    "a/sql-index": (0, 0.3, ["databases"], ["Python"]),
-    "b/recipes": (2, 0.0, ["cooking"], ["Go"]),
-    "b/pastry": (2, 0.3, ["cooking"], ["Go"]),
-}
-KNOWS = {"alice": "a/sql-engine", "bob": "b/recipes"}
-BEST = {"alice": "a/sql-index", "bob": "b/pastry"}
-
-
-def _vector(axis: int, tilt: float) -> list[float]:
-    vector = np.zeros(DIMENSIONS, dtype=np.float32)
-    vector[axis], vector[axis + 1] = 1.0, tilt
-    return (vector / np.linalg.norm(vector)).tolist()
-
-
-def _create(warehouse: Warehouse, table: str, columns: str, rows: pa.Table) -> None:
-    """A table dbt would build, made by hand with the columns the assets read."""
-    warehouse.execute(f"CREATE TABLE {table} ({columns})")
-    warehouse.replace(table, rows)
+from octorec.warehouse import open_warehouse
+from tests.defs.hand_built import (
+    BEST,
+    DIMENSIONS,
+    KNOWS,
+    PROJECTS,
+    create_scoring_users,
+    fill_projects,
+    fill_users,
+)
 
 
 @pytest.fixture
@@ -58,83 +38,6 @@ def octorec(monkeypatch: pytest.MonkeyPatch, database: Path) -> Iterator[Octorec
         yield resources.octorec
 
 
-def _fill_projects(database: Path, *, with_semantic: bool) -> None:
-    with open_warehouse(database) as warehouse:
-        _create(
-            warehouse,
-            c.TAXONOMY_CATEGORIES,
-            "category VARCHAR",
-            pa.table({"category": ["cooking", "databases"]}),
-        )
-        _create(
-            warehouse,
-            c.TAXONOMY_TECH_STACK,
-            "tech_stack VARCHAR",
-            pa.table({"tech_stack": ["Go", "Python"]}),
-        )
-        names = list(PROJECTS)
-        texts = [f"{name}: {' '.join(PROJECTS[name][2])}" for name in names]
-        _create(
-            warehouse,
-            c.DBT_PROJECT_ENRICHED_DATA,
-            "full_name VARCHAR, embedding_text VARCHAR, content_hash VARCHAR, "
-            "categories VARCHAR[], tech_stack VARCHAR[], popularity DOUBLE, language VARCHAR, "
-            "is_fork BOOLEAN, is_archived BOOLEAN, pushed_at TIMESTAMPTZ",
-            pa.table(
-                {
-                    "full_name": names,
-                    "embedding_text": texts,
-                    "content_hash": [content_hash(t) for t in texts],
-                    "categories": [PROJECTS[n][2] for n in names],
-                    "tech_stack": [PROJECTS[n][3] for n in names],
-                    "popularity": [0.5] * len(names),
-                    "language": [PROJECTS[n][3][0] for n in names],
-                    "is_fork": [False] * len(names),
-                    "is_archived": [False] * len(names),
-                    "pushed_at": [NOW] * len(names),
-                }
-            ),
-        )
-        if with_semantic:
-            warehouse.replace(
-                c.PROJECT_SEMANTIC_EMBEDDINGS,
-                pa.table(
-                    {
-                        "project_full_name": names,
-                        "content_hash": [content_hash(t) for t in texts],
-                        "model": ["hand-made"] * len(names),
-                        "embedding": [_vector(*PROJECTS[n][:2]) for n in names],
-                        "run_id": ["by-hand"] * len(names),
-                        "computed_at": [NOW] * len(names),
-                    }
-                ),
-            )
-
-
-def _fill_users(database: Path, dismissed: dict[str, list[str]] | None = None) -> None:
-    with open_warehouse(database) as warehouse:
-        logins = list(KNOWS)
-        _create(
-            warehouse,
-            c.DBT_USER_EMBEDDINGS_DATA,
-            "user_login VARCHAR, profile_text VARCHAR, categories VARCHAR[], "
-            "tech_stack VARCHAR[], known_projects VARCHAR[], mean_popularity DOUBLE, "
-            "profile_basis VARCHAR, dismissed_projects VARCHAR[]",
-            pa.table(
-                {
-                    "user_login": logins,
-                    "profile_text": pa.array([None, None], pa.string()),
-                    "categories": [PROJECTS[KNOWS[u]][2] for u in logins],
-                    "tech_stack": [PROJECTS[KNOWS[u]][3] for u in logins],
-                    "known_projects": [[KNOWS[u]] for u in logins],
-                    "mean_popularity": [0.5, 0.5],
-                    "profile_basis": ["interactions", "interactions"],
-                    "dismissed_projects": [(dismissed or {}).get(u, []) for u in logins],
-                }
-            ),
-        )
-
-
 def _values(result: dg.MaterializeResult) -> dict:
     return {key: getattr(value, "value", value) for key, value in (result.metadata or {}).items()}
 
@@ -142,8 +45,8 @@ def _values(result: dg.MaterializeResult) -> dict:
 def test_the_scoring_asset_recommends_each_user_the_neighbour_of_what_they_know(
     octorec: OctorecResource, database: Path
 ) -> None:
-    _fill_projects(database, with_semantic=True)
-    _fill_users(database)
+    fill_projects(database, with_semantic=True)
+    fill_users(database)
     context = dg.build_asset_context()
 
     hybrids = _values(project_hybrid_embeddings(context, octorec))
@@ -188,8 +91,8 @@ def test_the_scoring_asset_recommends_each_user_the_neighbour_of_what_they_know(
 def test_the_scoring_asset_never_recommends_what_a_user_dismissed(
     octorec: OctorecResource, database: Path
 ) -> None:
-    _fill_projects(database, with_semantic=True)
-    _fill_users(database, dismissed={"bob": [BEST["bob"]]})
+    fill_projects(database, with_semantic=True)
+    fill_users(database, dismissed={"bob": [BEST["bob"]]})
     context = dg.build_asset_context()
     project_hybrid_embeddings(context, octorec)
     user_embeddings(context, octorec)
@@ -213,7 +116,7 @@ def test_the_scoring_asset_never_recommends_what_a_user_dismissed(
 def test_the_semantic_asset_embeds_new_texts_reuses_cached_ones_and_force_recomputes(
     octorec: OctorecResource, database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fill_projects(database, with_semantic=False)
+    fill_projects(database, with_semantic=False)
     context = dg.build_asset_context()
 
     first = _values(project_semantic_embeddings(context, octorec))

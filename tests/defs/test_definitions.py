@@ -24,9 +24,13 @@ PIPELINE = {
         "ml_similarities",
         {"user_embeddings", "dbt_user_embeddings_data"},
     ),
+    "recommendation_model": (
+        "ml_similarities",
+        {"dbt_user_project_similarities", "project_semantic_embeddings"},
+    ),
     "user_project_similarities": (
         "ml_similarities",
-        {"dbt_user_project_similarities", "project_hybrid_embeddings"},
+        {"dbt_user_project_similarities", "project_hybrid_embeddings", "recommendation_model"},
     ),
 }
 EXPECTED = {**PIPELINE, "recommendation_evaluation": ("ml_evaluation", set())}

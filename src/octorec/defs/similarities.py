@@ -120,6 +120,7 @@ def _asset(shards: int) -> dg.AssetsDefinition:
         deps=[
             c.DBT_USER_PROJECT_SIMILARITIES,
             every_shard_of(c.PROJECT_HYBRID_EMBEDDINGS, shards),
+            c.RECOMMENDATION_MODEL,
         ],
         kinds={"numpy", "duckdb"},
         partitions_def=partitions,

@@ -72,10 +72,17 @@ def nothing_already_known(table: pa.Table, known: pa.Table) -> CheckOutcome:
 
 
 def scores_finite_above_threshold(table: pa.Table, min_similarity: float) -> CheckOutcome:
-    """Every score is a finite number not below `RECOMMENDATION_MIN_SIMILARITY`."""
+    """Every score is a finite number and every formula score (the score itself, unless the
+    learned ranker ordered the rows: then the floor it applied) not below
+    `RECOMMENDATION_MIN_SIMILARITY`."""
     scores = table.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
-    not_finite = int(np.count_nonzero(~np.isfinite(scores)))
-    below = int(np.count_nonzero(np.isfinite(scores) & (scores < min_similarity)))
+    floor = (
+        table.column("formula_score").to_numpy(zero_copy_only=False).astype(np.float64)
+        if "formula_score" in table.column_names
+        else scores
+    )
+    not_finite = int(np.count_nonzero(~np.isfinite(scores) | ~np.isfinite(floor)))
+    below = int(np.count_nonzero(np.isfinite(floor) & (floor < min_similarity)))
     return CheckOutcome(
         SCORES_FINITE_ABOVE_THRESHOLD,
         not_finite == 0 and below == 0,

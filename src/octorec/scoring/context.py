@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from octorec.ranker import CatalogueStats, RankingModel, scorer_settings_for
+from octorec.ranker.pipeline import stored_ranking_model
 from octorec.scoring.ann import IndexCache
 from octorec.scoring.collaborative import ItemItemModel, fit_collaborative
 from octorec.scoring.inputs import (
@@ -53,6 +55,10 @@ class ScoringContext:
     """The settings it was built with (scoring with others raises)."""
     interactions: int = 0
     """Users the item-item model learnt from."""
+    model: RankingModel | None = None
+    """The learned ranker scoring uses (`recommendation_model`); None: the formula ranks."""
+    stats: CatalogueStats | None = None
+    """The run's catalogue statistics the ranker's features read (with a model only)."""
     seconds: float = 0.0
     indexes: IndexCache = field(init=False, repr=False)
     cold_start_weights: ScoringWeights = field(init=False, repr=False)
@@ -164,13 +170,24 @@ def scoring_settings_fingerprint(settings: Settings) -> str:
 
 
 def build_context(
-    projects: ProjectFeatures, interactions: sp.csr_matrix, settings: Settings
+    projects: ProjectFeatures,
+    interactions: sp.csr_matrix,
+    settings: Settings,
+    model: RankingModel | None = None,
 ) -> ScoringContext:
     """The context for `projects` (with their semantic vectors), the item-item model fitted on
-    `interactions` (everyone's, users × `projects`) when the collaborative weight is positive."""
+    `interactions` (everyone's, users × `projects`) when the collaborative weight is positive
+    or a learned ranker (`model`, whose λ it is fitted with) ranks."""
     started = time.perf_counter()
     with_collaborative = COMPONENTS.weights(settings.weights).get("collaborative", 0.0) > 0
-    item_item = fit_collaborative(interactions, settings.scorer) if with_collaborative else None
+    scorer_settings = (
+        settings.scorer if model is None else scorer_settings_for(model, settings.scorer)
+    )
+    item_item = (
+        fit_collaborative(interactions, scorer_settings)
+        if with_collaborative or model is not None
+        else None
+    )
     prepared = {
         component.name: component.prepare_projects(projects)
         for component in COMPONENTS.declarations()
@@ -183,6 +200,8 @@ def build_context(
         settings=settings,
         interactions=interactions.shape[0],
         seconds=time.perf_counter() - started,
+        model=model,
+        stats=None if model is None else CatalogueStats.from_run(interactions, projects),
     )
     logger.info(
         "scoring context: %d projects, item-item model on %d users, built in %.2f s",
@@ -216,4 +235,9 @@ def select_users(users: UserFeatures, rows: Sequence[int]) -> UserFeatures:
 def load_context(warehouse: Warehouse, settings: Settings) -> ScoringContext:
     """The context of the stored catalogue, the model fitted on every stored user's projects."""
     projects = load_catalogue(warehouse, settings)
-    return build_context(projects, everyones_interactions(warehouse, projects.names), settings)
+    return build_context(
+        projects,
+        everyones_interactions(warehouse, projects.names),
+        settings,
+        stored_ranking_model(warehouse),
+    )

@@ -3,8 +3,9 @@ request-time scoring both call), and replacing the stored result table."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from octorec import constants as c
+from octorec.ranker.pipeline import rank_with_model, stored_ranking_model
 from octorec.scoring.chunked import score_in_project_chunks
 from octorec.scoring.context import (
     ScoringContext,
@@ -29,6 +31,8 @@ from octorec.settings import Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.fingerprints import combined_fingerprint, table_fingerprint
 from octorec.warehouse.sharded import ShardOutcome, stage_shard
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,18 @@ def recommendations_table(
     weights: Weights,
     content_weights: Weights,
     run_id: str,
+    reasons: Sequence[str] | None = None,
+    formula_score: np.ndarray | None = None,
+    model_version: str | None = None,
 ) -> pa.Table:
     """The rows of `user_project_similarities` for a scoring result, each with its reason.
 
     Each registered component has its unweighted value in `<name>_similarity` and the weight
-    the user's score was made with in `<name>_weight`. `content_weights` are the cold-start
-    weights (`ContentWeights`: no collaborative part)."""
+    the user's formula score was made with in `<name>_weight`. `content_weights` are the
+    cold-start weights (`ContentWeights`: no collaborative part). A result the learned ranker
+    ordered (model `model_version`) comes with the reasons its contributions give and the
+    formula score its floor applied to; otherwise the reasons come from the weighted components
+    and `formula_score` is the score."""
     computed_at = datetime.now(UTC)
     categories = matched_labels(
         users.categories, projects.categories, result.user_index, result.project_index
@@ -95,19 +105,24 @@ def recommendations_table(
     used = weights_used(weights, content_weights, users.knows_nothing(), without_signal)[
         result.user_index
     ]
-    reasons = [
-        reason(
-            {
-                n: float(used[row, i]) * float(result.components[n][row])
-                for i, n in enumerate(COMPONENTS)
-            },
-            categories[row],
-            tech_stack[row],
-            similar[row],
-            without_signal=bool(without_signal[result.user_index[row]]),
-        )
-        for row in range(len(result))
-    ]
+    reasons = (
+        list(reasons)
+        if reasons is not None
+        else [
+            reason(
+                {
+                    n: float(used[row, i]) * float(result.components[n][row])
+                    for i, n in enumerate(COMPONENTS)
+                },
+                categories[row],
+                tech_stack[row],
+                similar[row],
+                without_signal=bool(without_signal[result.user_index[row]]),
+            )
+            for row in range(len(result))
+        ]
+    )
+    formula_score = result.score if formula_score is None else formula_score
     return pa.table(
         {
             "user_login": pa.array([users.logins[i] for i in result.user_index], pa.string()),
@@ -122,6 +137,8 @@ def recommendations_table(
             "similar_known_project": pa.array(similar, pa.string()),
             "reason": pa.array(reasons, pa.string()),
             **{f"{n}_weight": pa.array(used[:, i], pa.float64()) for i, n in enumerate(COMPONENTS)},
+            "formula_score": pa.array(formula_score, pa.float64()),
+            "model_version": pa.array([model_version] * len(result), pa.string()),
             "run_id": pa.array([run_id] * len(result), pa.string()),
             "computed_at": pa.array([computed_at] * len(result)),
         }
@@ -146,7 +163,8 @@ def score_users(
     The batch run scores every stored user through here and a request one person, so a user
     in the last run gets the same rows both ways. `exclude` are projects none of these users
     is recommended (a request's `exclude=`, a user's dismissals); `languages` and `categories`,
-    when given, keep only projects in one of them. The learned ranker plugs in here.
+    when given, keep only projects in one of them. With a learned ranker in the context
+    (`recommendation_model`), it orders each user's candidates; otherwise the formula does.
 
     Raises:
         ValueError: `settings` score differently from those the context was built with.
@@ -159,6 +177,28 @@ def score_users(
         )
     projects = context.restricted(exclude, languages, categories)
     cold_start_weights = context.cold_start_weights
+    if context.model is not None and context.stats is not None:
+        ranked, scorer = rank_with_model(
+            users,
+            projects,
+            settings,
+            context.model,
+            context.stats,
+            top_n=settings.top_n if top_n is None else top_n,
+            item_item=context.item_item,
+            prepared=context.prepared,
+        )
+        return recommendations_table(
+            ranked.recommendations,
+            users,
+            projects,
+            settings.weights,
+            cold_start_weights,
+            run_id,
+            reasons=ranked.reasons(scorer),
+            formula_score=ranked.formula_score,
+            model_version=context.model.version,
+        )
     result = recommend(
         users,
         projects,
@@ -186,7 +226,7 @@ def score_all(warehouse: Warehouse, settings: Settings, run_id: str) -> Similari
     users = user_features(
         read_users(warehouse, settings), projects.names, settings.model_dimensions
     )
-    context = build_context(projects, users.known, settings)
+    context = build_context(projects, users.known, settings, stored_ranking_model(warehouse))
     _, summary = _score(users, context, settings, run_id, started=started)
     return summary
 
@@ -305,6 +345,15 @@ def score_shard_and_stage(
             scoring_settings_fingerprint(settings),
         ]
     )
+    if stored_ranking_model(warehouse) is not None:
+        # Each shard scores its users against chunks of the catalogue; the ranker's candidates
+        # are drawn from the whole catalogue, which a chunk does not see.
+        logger.warning(
+            "shard %d of %d ranks with the formula's weights: sharded scoring does not use the "
+            "learned ranker yet (docs/scale-out.md)",
+            shard,
+            shards,
+        )
     chunked = score_in_project_chunks(warehouse, settings, shard, shards)
     ensure_component_columns(warehouse)
     result = chunked.recommendations

@@ -79,6 +79,7 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         from threadpoolctl import threadpool_limits
 
         from octorec.cores import available_cores
+        from octorec.ranker.pipeline import stored_ranking_model
         from octorec.scoring.context import build_context
 
         projects = load_catalogue(warehouse, settings)
@@ -87,7 +88,9 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         )
         # The server runs requests on one BLAS thread; the model fit and the index use all.
         with threadpool_limits(available_cores(), "blas"):
-            context = build_context(projects, users.known, settings)
+            context = build_context(
+                projects, users.known, settings, stored_ranking_model(warehouse)
+            )
             context.warm_up()
         rows = {login.lower(): i for i, login in enumerate(users.logins)}
         return Scoring(context=context, users=users, rows=rows)

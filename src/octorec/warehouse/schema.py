@@ -138,9 +138,23 @@ PIPELINE_TABLES: Final[dict[str, str]] = {
         tech_stack_weight DOUBLE NOT NULL DEFAULT 0,
         popularity_weight DOUBLE NOT NULL DEFAULT 0,
         collaborative_weight DOUBLE NOT NULL DEFAULT 0,
+        formula_score DOUBLE NOT NULL DEFAULT 0,
+        model_version VARCHAR,
         run_id VARCHAR NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (user_login, rank)
+    """,
+    c.RECOMMENDATION_MODELS: """
+        run_id VARCHAR PRIMARY KEY,
+        version VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        training_fingerprint VARCHAR NOT NULL,
+        settings JSON NOT NULL,
+        metrics JSON NOT NULL,
+        model VARCHAR,
+        reason VARCHAR NOT NULL,
+        fit_seconds DOUBLE NOT NULL,
+        fitted_at TIMESTAMPTZ NOT NULL
     """,
     c.SHARD_STEPS: """
         staged_table VARCHAR NOT NULL,

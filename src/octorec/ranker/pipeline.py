@@ -1,0 +1,142 @@
+"""The ranker in the pipeline: fit it on the warehouse's users, store it, load it for scoring.
+
+`fit_and_store` is what the `recommendation_model` asset runs: the stored users' profiles (their
+known projects, declared labels and profile-text vectors) and the embedded catalogue go to
+`train_model`; the outcome (a model, or the reason there is none) is stored in
+`recommendation_models` only once everything about it is known, so a failed fit leaves the
+previous model in use. `stored_ranking_model` is what scoring reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from octorec.embeddings.encoder import TextEncoder
+from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
+from octorec.ranker.inputs import read_profiles
+from octorec.ranker.model import RankingModel
+from octorec.ranker.training import FitOutcome, train_model
+from octorec.scoring.collaborative import ItemItemModel
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, read_catalogue, read_semantic
+from octorec.scoring.scorer import Scorer
+from octorec.settings import Settings
+from octorec.warehouse import Warehouse
+from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
+
+logger = logging.getLogger(__name__)
+
+KIND = "lightgbm_lambdarank"
+"""The `kind` of a stored fitted model."""
+
+
+def read_projects(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
+    """The embedded catalogue with its semantic vectors, as scoring reads it."""
+    catalogue = read_catalogue(warehouse, settings)
+    return catalogue.subset(
+        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
+    )
+
+
+@dataclass(frozen=True)
+class FittedRun:
+    """What one `recommendation_model` run fitted (or why it fitted nothing), and stored."""
+
+    stored: StoredModel
+    outcome: FitOutcome
+    users: int
+    projects: int
+
+
+def fit_model(
+    warehouse: Warehouse, settings: Settings, encoder: TextEncoder, run_id: str
+) -> FittedRun:
+    """Fit the ranker on the warehouse's current users and catalogue; stores nothing."""
+    started = time.perf_counter()
+    profiles = read_profiles(warehouse, encoder)
+    projects = read_projects(warehouse, settings)
+    if not settings.ranker.enabled:
+        outcome = FitOutcome(None, "RANKER_ENABLED=0: scoring with the formula's weights")
+    else:
+        outcome = train_model(profiles, projects, settings, seed=settings.ranker.seed)
+    model = outcome.model
+    stored = StoredModel(
+        run_id=run_id,
+        version=model.version if model is not None else FALLBACK,
+        kind=KIND if model is not None else FALLBACK,
+        training_fingerprint=model.training_fingerprint if model is not None else "",
+        settings=model.settings
+        if model is not None
+        else {"ranker": settings.ranker.model_dump(), "weights": settings.weights.model_dump()},
+        metrics=dict(outcome.metrics),
+        model=model.to_json() if model is not None else None,
+        reason=outcome.reason,
+        fit_seconds=round(time.perf_counter() - started, 3),
+        fitted_at=datetime.now(UTC),
+    )
+    return FittedRun(stored, outcome, len(profiles), len(projects.names))
+
+
+def store_model(warehouse: Warehouse, fitted: FittedRun) -> None:
+    """Store a fit's outcome; scoring uses it from now on."""
+    save_model(warehouse, fitted.stored)
+
+
+def stored_ranking_model(warehouse: Warehouse) -> RankingModel | None:
+    """The model scoring ranks with: the newest stored one, None when the newest row is a
+    fallback (or none was ever fitted): scoring then uses the formula's weights."""
+    stored = latest_model(warehouse)
+    if stored is None or stored.model is None:
+        return None
+    return RankingModel.from_json(stored.model)
+
+
+def rank_with_model(
+    users: UserFeatures,
+    projects: ProjectFeatures,
+    settings: Settings,
+    model: RankingModel,
+    stats: CatalogueStats,
+    *,
+    top_n: int,
+    item_item: ItemItemModel | None = None,
+    prepared: Mapping[str, Any] | None = None,
+) -> tuple[RankedRecommendations, Scorer]:
+    """Each user's best `top_n` by the learned ranker, among the candidates whose normalised
+    formula score reaches the threshold; and the scorer (with the model's λ) for their reasons.
+
+    `stats` are the run's catalogue statistics (everyone's interactions, not only `users`');
+    `item_item` the collaborative model fitted on everyone with the model's λ
+    (`scorer_settings_for`)."""
+    started = time.perf_counter()
+    scorer = Scorer(
+        users,
+        projects,
+        scorer_settings_for(model, settings.scorer),
+        item_item=item_item,
+        prepared=prepared,
+    )
+    ranked = rank(
+        scorer,
+        model,
+        stats,
+        top_n,
+        settings.min_similarity,
+        weights=settings.weights,
+        cold_start_weights=settings.content_weights.as_scoring_weights(),
+    )
+    logger.info(
+        "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",
+        len(users.logins),
+        len(projects.names),
+        model.version,
+        time.perf_counter() - started,
+        len(ranked),
+    )
+    return ranked, scorer
