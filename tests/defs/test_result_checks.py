@@ -17,8 +17,7 @@ from octorec.scoring import checks
 from octorec.scoring.store import score_all
 from octorec.warehouse import open_warehouse
 from octorec.warehouse.vectors import vectors_to_arrow
-from tests.defs.hand_built import create_scoring_users
-from tests.defs.test_assets import KNOWS, _fill_projects, _fill_users
+from tests.defs.hand_built import KNOWS, create_scoring_users, fill_projects, fill_users
 
 
 def _recommendations(rows: list[tuple[str, str, float]]) -> pa.Table:
@@ -102,8 +101,8 @@ def test_the_embedding_check_wants_the_model_dimension_and_unit_norm() -> None:
 def ready(monkeypatch: pytest.MonkeyPatch, database: Path) -> Path:
     """A DuckDB file with the scoring asset's inputs made by hand (as tests/defs/test_assets)."""
     monkeypatch.setenv("OCTOREC_DATABASE", str(database))
-    _fill_projects(database, with_semantic=True)
-    _fill_users(database)
+    fill_projects(database, with_semantic=True)
+    fill_users(database)
     with dg.build_resources({"octorec": OctorecResource()}) as resources:
         context = dg.build_asset_context()
         project_hybrid_embeddings(context, resources.octorec)

@@ -7,7 +7,7 @@ import pytest
 
 from octorec import constants as c
 from octorec.scoring.chunked import score_in_project_chunks
-from octorec.scoring.store import recommendations_table
+from octorec.scoring.rows import recommendations_table
 from octorec.settings import load_settings
 from octorec.sharding import shard_of
 from octorec.warehouse import open_warehouse

@@ -7,7 +7,7 @@ from octorec.scoring.collaborative import fit_collaborative
 from octorec.scoring.inputs import UserFeatures
 from octorec.scoring.recommend import recommend
 from octorec.scoring.registry import COMPONENTS
-from octorec.scoring.store import weights_used
+from octorec.scoring.rows import weights_used
 from octorec.settings import ContentWeights, ScorerSettings, ScoringWeights
 
 from .synthetic import synthetic_world
@@ -42,7 +42,7 @@ def test_every_kept_score_is_the_weighted_sum_of_its_components_with_those_weigh
 
 
 def test_a_shard_without_users_gives_an_empty_well_typed_table() -> None:
-    from octorec.scoring.store import recommendations_table
+    from octorec.scoring.rows import recommendations_table
 
     users, projects = synthetic_world(20, 100, seed=5)
     nobody = UserFeatures(

@@ -12,7 +12,8 @@ from octorec.scoring.components import Component, Reason, ScoringInputs
 from octorec.scoring.explanations import reason
 from octorec.scoring.recommend import recommend
 from octorec.scoring.registry import COMPONENTS
-from octorec.scoring.store import ensure_component_columns, recommendations_table
+from octorec.scoring.rows import recommendations_table
+from octorec.scoring.store import ensure_component_columns
 from octorec.settings import Retrieval, ScorerSettings
 from octorec.warehouse import open_warehouse
 

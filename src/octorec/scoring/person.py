@@ -23,7 +23,8 @@ import pyarrow as pa
 from octorec.scoring.context import ScoringContext
 from octorec.scoring.profiles import Profile, profile_features
 from octorec.scoring.registry import COMPONENTS
-from octorec.scoring.store import score_users, weights_used
+from octorec.scoring.rows import weights_used
+from octorec.scoring.store import score_users
 from octorec.settings import Settings
 from octorec.sources.taxonomy import CATEGORY, TECH_STACK, load_taxonomy
 

@@ -38,7 +38,8 @@ from octorec.scoring.context import ScoringContext, load_catalogue, select_users
 from octorec.scoring.inputs import UserFeatures, read_users, user_features
 from octorec.scoring.person import Person, ProfileEncoder, recommend_person
 from octorec.scoring.registry import COMPONENTS
-from octorec.scoring.store import score_users, weights_used
+from octorec.scoring.rows import weights_used
+from octorec.scoring.store import score_users
 from octorec.serving.auth import require_token
 from octorec.serving.snapshot import ResultsSnapshot, SnapshotHolder, recommendation_payload
 from octorec.settings import Settings
