@@ -156,7 +156,7 @@ def test_run_draws_a_bar_per_stage_and_summarises(after_run) -> None:
     log_file = Path(lines[-2].removeprefix("steps' output (dbt): "))
     assert "dbt build" in log_file.read_text() or "START sql table model" in log_file.read_text()
     assert lines[-1].startswith("run ") and "succeeded" in lines[-1]
-    assert "10 assets materialised" in lines[-1]
+    assert "11 assets materialised" in lines[-1]
     with open_warehouse(database, read_only=True) as warehouse:
         stored_rows = warehouse.count(USER_PROJECT_SIMILARITIES)
         projects = warehouse.count("project_semantic_embeddings")
@@ -285,7 +285,7 @@ def test_run_again_reuses_and_force_recomputes_everything(
         projects = warehouse.count("project_semantic_embeddings")
     assert main(["run"]) == 0
     again = capsys.readouterr().out
-    assert again.count("unchanged: not rebuilt") == 4  # the four dbt models
+    assert again.count("unchanged: not rebuilt") == 5  # the four dbt models and the model
     assert f"embedded 0, reused {projects} from the cache" in again
     assert embedded() == 0
     assert "resources" not in last_run_config()

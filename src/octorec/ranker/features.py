@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import BaseModel
 
 from octorec.ranker.candidates import allowed_rank, candidate_mask, signal_blocks
 from octorec.ranker.statistics import CatalogueStats, days_since_push
@@ -83,9 +84,14 @@ def _share(weights: dict[str, float]) -> dict[str, float]:
     return {name: value / total for name, value in weights.items()}
 
 
-FORMULA_WEIGHTS = _share(COMPONENTS.weights(ScoringWeights()))
+def _documented(settings: type[BaseModel]) -> dict[str, float]:
+    """A weights model's documented defaults (never the environment: the feature is fixed)."""
+    return {name: float(field.default) for name, field in settings.model_fields.items()}
+
+
+FORMULA_WEIGHTS = _share(COMPONENTS.weights(_documented(ScoringWeights)))
 """The default weights over their sum: the `formula` feature's weights."""
-CONTENT_SHARES = _share(COMPONENTS.weights(ContentWeights()))
+CONTENT_SHARES = _share(COMPONENTS.weights(_documented(ContentWeights)))
 """The default content weights over their sum: the `formula` feature's for users who know
 nothing."""
 
