@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from octorec.embeddings.encoder import TextEncoder
 from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
 from octorec.ranker.inputs import read_profiles
 from octorec.ranker.model import RankingModel
 from octorec.ranker.training import FitOutcome, train_model
 from octorec.scoring.collaborative import ItemItemModel
-from octorec.scoring.inputs import ProjectFeatures, UserFeatures, read_catalogue, read_semantic
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_catalogue
 from octorec.scoring.scorer import Scorer
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
@@ -34,14 +32,6 @@ logger = logging.getLogger(__name__)
 
 KIND = "lightgbm_lambdarank"
 """The `kind` of a stored fitted model."""
-
-
-def read_projects(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
-    """The embedded catalogue with its semantic vectors, as scoring reads it."""
-    catalogue = read_catalogue(warehouse, settings)
-    return catalogue.subset(
-        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
-    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ def fit_model(
     """Fit the ranker on the warehouse's current users and catalogue; stores nothing."""
     started = time.perf_counter()
     profiles = read_profiles(warehouse, encoder)
-    projects = read_projects(warehouse, settings)
+    projects = load_catalogue(warehouse, settings)
     if not settings.ranker.enabled:
         outcome = FitOutcome(None, "RANKER_ENABLED=0: scoring with the formula's weights")
     else:

@@ -30,8 +30,7 @@ from octorec.scoring.inputs import (
     ProjectFeatures,
     UserFeatures,
     everyones_interactions,
-    read_catalogue,
-    read_semantic,
+    load_catalogue,
 )
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.scorer import Scorer
@@ -210,14 +209,6 @@ def build_context(
         context.seconds,
     )
     return context
-
-
-def load_catalogue(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
-    """Every embedded project with its semantic vectors (what `build_context` scores against)."""
-    catalogue = read_catalogue(warehouse, settings)
-    return catalogue.subset(
-        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
-    )
 
 
 def select_users(users: UserFeatures, rows: Sequence[int]) -> UserFeatures:

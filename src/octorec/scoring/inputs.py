@@ -108,12 +108,18 @@ class UserFeatures:
 def load_features(warehouse: Warehouse, settings: Settings) -> tuple[UserFeatures, ProjectFeatures]:
     """The scorer's inputs: every user from the dbt scoring model and every embedded project
     (a user shard reads the vectors in chunks instead: `octorec.scoring.chunked`)."""
-    catalogue = read_catalogue(warehouse, settings)
-    projects = catalogue.subset(
-        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
-    )
+    projects = load_catalogue(warehouse, settings)
     users = read_users(warehouse, settings)
     return user_features(users, projects.names, settings.model_dimensions), projects
+
+
+def load_catalogue(warehouse: Warehouse, settings: Settings) -> ProjectFeatures:
+    """Every embedded project with its semantic vectors: what scoring and the ranker's
+    training score against."""
+    catalogue = read_catalogue(warehouse, settings)
+    return catalogue.subset(
+        np.arange(len(catalogue.names)), read_semantic(warehouse, settings, catalogue.names)
+    )
 
 
 CATALOGUE_COLUMNS = (
