@@ -13,7 +13,7 @@ from octorec.ranker import (
     scorer_settings_for,
     train_model,
 )
-from octorec.ranker.training import FitOutcome
+from octorec.ranker.training import FitOutcome, best_rounds
 from octorec.scoring.profiles import profile_features
 from octorec.scoring.scorer import Scorer
 from octorec.settings import RankerSettings, Settings
@@ -136,3 +136,13 @@ def test_a_model_of_other_features_is_refused(fitted: FitOutcome):
         RankingModel.from_json(tampered)
     with pytest.raises(ValueError, match="does not match its version"):
         RankingModel.from_json(model.to_json().replace("num_leaves=", "num_leaves= "))
+
+
+def test_the_rounds_are_chosen_on_the_mean_over_the_folds():
+    # Fold 1 peaks at round 2, fold 2 at round 4 and stopped there; fold 2 is flat after its end.
+    curves = [np.array([0.1, 0.5, 0.4, 0.3, 0.3, 0.2]), np.array([0.1, 0.2, 0.3, 0.6])]
+    rounds, score = best_rounds(curves)
+    # Means: 0.1, 0.35, 0.35, 0.45, 0.45, 0.4: round 4 (the first of the tie with round 5).
+    assert rounds == 4
+    assert score == pytest.approx(0.45)
+    assert best_rounds([np.array([0.3, 0.2])]) == (1, pytest.approx(0.3))

@@ -20,7 +20,7 @@ def _stored(run_id: str, when: datetime, model: str | None = "tree text") -> Sto
     return StoredModel(
         run_id=run_id,
         version=f"v-{run_id}",
-        kind="lightgbm_lambdarank" if model else FALLBACK,
+        kind="lightgbm_xendcg" if model else FALLBACK,
         training_fingerprint="abc",
         settings={"seed": 42, "weights": {"semantic": 0.25}},
         metrics={"validation": {"ranker": {"ndcg@10": 0.21}}},

@@ -64,8 +64,8 @@ def recommendation_model(
     """Learns how to rank from the deployment's own stars and stores the model.
 
     Seeded validation hold-outs are carved out of the current stars; candidates from each
-    signal and their pair features train LightGBM's `lambdarank`; EASE's λ and the ranker's
-    hyper-parameters are chosen on validation. The model is stored with its version, training
+    signal and their pair features train LightGBM's listwise `rank_xendcg`; EASE's λ and
+    the ranker's hyper-parameters are chosen by cross-validation over the hold-outs. The model is stored with its version, training
     data fingerprint, settings and validation metrics against the formula, popularity and EASE.
     Too little data stores a fallback: scoring then uses the documented default weights.
     """

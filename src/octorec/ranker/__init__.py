@@ -1,6 +1,6 @@
-"""The learned ranker: candidates from each signal (stage 1), a LightGBM `lambdarank` model
-over (user, candidate) pair features (stage 2), fitted on validation hold-outs of the
-deployment's own interactions.
+"""The learned ranker: candidates from each signal (stage 1), a LightGBM listwise ranking
+model (`rank_xendcg`) over (user, candidate) pair features (stage 2), cross-validated over
+hold-outs of the deployment's own interactions.
 
 The API: `train_model(profiles, projects, settings, seed) -> FitOutcome` (a `RankingModel` or
 None and the reason), `RankingModel.to_json()` / `from_json()`, `scorer_settings_for(model, ...)`

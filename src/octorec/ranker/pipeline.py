@@ -30,7 +30,7 @@ from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model
 
 logger = logging.getLogger(__name__)
 
-KIND = "lightgbm_lambdarank"
+KIND = "lightgbm_xendcg"
 """The `kind` of a stored fitted model."""
 
 

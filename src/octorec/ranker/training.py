@@ -5,18 +5,20 @@
 2. Fit EASE's λ on them (best mean validation NDCG@10 of the item-item model alone).
 3. Build each fold's candidates and pair features; a pair's label is whether it is a held-out
    star.
-4. Fit LightGBM's `lambdarank` on every fold but the last, with early stopping on the last,
-   over a small grid of leaves × learning rate × minimum leaf size; the best validation NDCG@10
-   wins. LightGBM runs deterministic, on a fixed seed and thread count, so the same inputs give
-   the same model text.
-5. On the last fold, compare the ranker with the formula (the configured weights), popularity
-   and EASE over the whole catalogue, and calibrate its score (Platt) into the chance the pair
-   is a held-out star.
+4. Cross-validate a small grid of where boosting starts × leaves × learning rate × minimum leaf
+   size: each fold is validated by a fit on the others, and the point and number of rounds with
+   the best NDCG@10 averaged over the folds win (one fold of a few dozen users is too noisy to
+   choose on). LightGBM runs deterministic, on a fixed seed and thread count, so the same inputs
+   give the same model text.
+5. Score every fold over the whole catalogue with the chosen point's fit that never saw it, next
+   to the formula (the configured weights), popularity and EASE: the validation metrics, averaged
+   over the folds. Calibrate the score (Platt) on those out-of-fold predictions, and fit the
+   stored model on every fold with the chosen point and rounds.
 
 Too little data (fewer than `RANKER_MIN_USERS` users with `RANKER_MIN_STARS` stars, fewer than
-`RANKER_MIN_POSITIVES` held-out stars among the candidates), or a formula that beats the ranker
-on both metrics of the validation fold, gives no model and a reason: the caller scores with the
-formula's weights.
+`RANKER_MIN_POSITIVES` held-out stars among the candidates, a fold without one), or a formula
+that beats the ranker on the validation folds, gives no model and a reason: the caller scores
+with the formula's weights.
 """
 
 from __future__ import annotations
@@ -144,75 +146,65 @@ def train_model(
         Fold(Scorer(f.scorer.users, projects, scorer_settings), f.stats, f.held_out) for f in folds
     ]
     pairs = [_fold_pairs(fold, ranker.candidates_per_signal) for fold in folds]
-    training, validation = pairs[:-1], pairs[-1]
-    positives = int(sum(p.labels.sum() for p in training))
-    if positives < ranker.min_positives or validation.labels.sum() == 0:
+    per_fold_positives = [int(p.labels.sum()) for p in pairs]
+    positives = sum(per_fold_positives)
+    if positives < ranker.min_positives or min(per_fold_positives) == 0:
         return FitOutcome(
             None,
-            f"{positives} held-out stars among the training folds' candidates and "
-            f"{int(validation.labels.sum())} in the validation fold's; the ranker needs "
-            f"{ranker.min_positives} (RANKER_MIN_POSITIVES) and 1: scoring with the formula's "
-            "weights",
+            f"{positives} held-out stars among the folds' candidates "
+            f"({', '.join(map(str, per_fold_positives))} per fold); the ranker needs "
+            f"{ranker.min_positives} (RANKER_MIN_POSITIVES) and at least 1 in every fold: "
+            "scoring with the formula's weights",
             seconds=time.perf_counter() - started,
             collaborative_regularization=regularization,
         )
-    train_set = _stack(training)
-    booster, chosen, grid = _fit_grid(train_set, _stack([validation]), ranker.threads, seed)
-    scale = float(chosen["formula_scale"])
-    uncalibrated = RankingModel(
-        model_text=booster.model_to_string(),
-        calibration=Calibration(1.0, 0.0),
-        collaborative_regularization=regularization,
-        candidates_per_signal=ranker.candidates_per_signal,
-        training_fingerprint="",
-        formula_scale=scale,
+    search = _cross_validate(pairs, ranker.threads, seed)
+    chosen, scale, rounds = search.chosen, float(search.chosen["formula_scale"]), search.rounds
+    # Each fold is scored by the chosen point's fit on the other folds: what the chosen model
+    # does on users' stars it never trained on, next to the formula and the single signals.
+    per_fold = [
+        validation_metrics(part, _fold_model(booster, rounds, scale, regularization), settings)
+        for part, booster in zip(pairs, search.boosters, strict=True)
+    ]
+    metrics = _mean_metrics(per_fold)
+    out_of_fold = np.concatenate(
+        [
+            _fold_model(booster, rounds, scale, regularization).raw_scores(part.features)
+            for part, booster in zip(pairs, search.boosters, strict=True)
+        ]
     )
-    fitted = RankingModel(
+    calibration = fit_calibration(out_of_fold, np.concatenate([p.labels for p in pairs]))
+    formula, learned = metrics["formula"], metrics["ranker"]
+    if _formula_wins(formula, learned):
+        return FitOutcome(
+            None,
+            f"the formula beat the ranker on the validation folds (each scored by a fit that "
+            f"never saw it; recall@{K} {formula[f'recall@{K}']:.4f} vs "
+            f"{learned[f'recall@{K}']:.4f}, NDCG@{K} {formula[f'ndcg@{K}']:.4f} vs "
+            f"{learned[f'ndcg@{K}']:.4f}): scoring with the formula's weights",
+            metrics,
+            time.perf_counter() - started,
+            regularization,
+        )
+    train_set = _stack(pairs)
+    booster = _fit(train_set, chosen, scale, rounds, ranker.threads, seed)
+    seconds = time.perf_counter() - started
+    model = RankingModel(
         model_text=booster.model_to_string(),
-        calibration=fit_calibration(
-            uncalibrated.raw_scores(validation.features), validation.labels
-        ),
+        calibration=calibration,
         formula_scale=scale,
         collaborative_regularization=regularization,
         candidates_per_signal=ranker.candidates_per_signal,
         training_fingerprint=training_fingerprint(profiles, projects, seed),
-    )
-    metrics = validation_metrics(validation, fitted, settings)
-    # The validation fold chose the rounds and the grid point, so it flatters the ranker: the
-    # choice between ranker and formula is made on a fold the chosen fit never saw.
-    check = _check_fold_metrics(pairs, chosen, scale, regularization, ranker.threads, seed)
-    metrics_check = validation_metrics(pairs[0], check, settings)
-    metrics["check_ranker"] = metrics_check["ranker"]
-    metrics["check_formula"] = metrics_check["formula"]
-    formula, learned = metrics_check["formula"], metrics_check["ranker"]
-    seconds = time.perf_counter() - started
-    if _formula_wins(formula, learned):
-        return FitOutcome(
-            None,
-            f"the formula beat the ranker on a check fold neither was tuned on (recall@{K} "
-            f"{formula[f'recall@{K}']:.4f} vs {learned[f'recall@{K}']:.4f}, NDCG@{K} "
-            f"{formula[f'ndcg@{K}']:.4f} vs {learned[f'ndcg@{K}']:.4f}): scoring with the "
-            "formula's weights",
-            metrics,
-            seconds,
-            regularization,
-        )
-    model = RankingModel(
-        model_text=fitted.model_text,
-        calibration=fitted.calibration,
-        formula_scale=scale,
-        collaborative_regularization=regularization,
-        candidates_per_signal=ranker.candidates_per_signal,
-        training_fingerprint=fitted.training_fingerprint,
         settings={
             "ranker": ranker.model_dump(),
             "seed": seed,
             "lightgbm": chosen,
-            "grid": grid,
+            "grid": search.grid,
             "collaborative_regularization": regularization,
             "training_pairs": len(train_set[1]),
             "training_positives": positives,
-            "validation_pairs": len(validation.labels),
+            "folds": len(pairs),
         },
         validation=metrics,
         fit_seconds=round(seconds, 3),
@@ -305,49 +297,11 @@ def _formula_wins(formula: dict[str, float], learned: dict[str, float]) -> bool:
     return sum(ratios) > 2.0
 
 
-def _check_fold_metrics(
-    pairs: Sequence[_FoldPairs],
-    chosen: dict[str, Any],
-    scale: float,
-    regularization: float,
-    threads: int,
-    seed: int,
-) -> RankingModel:
-    """The chosen grid point and rounds fitted again on every fold but the first, to be
-    compared with the formula on the first (which chose nothing)."""
-    features, labels, groups = _stack(pairs[1:])
-    column = FEATURE_NAMES.index("formula")
-    params = _parameters(
-        int(chosen["num_leaves"]),
-        float(chosen["learning_rate"]),
-        int(chosen["min_child_samples"]),
-        threads,
-        seed,
-    )
-    train_set = lgb.Dataset(
-        features,
-        labels,
-        group=groups,
-        init_score=scale * features[:, column].astype(np.float64),
-        feature_name=list(FEATURE_NAMES),
-        params={"verbosity": -1, "max_bin": 63},
-    )
-    booster = lgb.train(params, train_set, num_boost_round=max(1, int(chosen["rounds"])))
-    return RankingModel(
-        model_text=booster.model_to_string(),
-        calibration=Calibration(1.0, 0.0),
-        collaborative_regularization=regularization,
-        candidates_per_signal=0,
-        training_fingerprint="",
-        formula_scale=scale,
-    )
-
-
 def _parameters(
     leaves: int, rate: float, min_child: int, threads: int, seed: int
 ) -> dict[str, Any]:
     return {
-        "objective": "lambdarank",
+        "objective": "rank_xendcg",
         "metric": "ndcg",
         "eval_at": [K],
         "num_leaves": leaves,
@@ -362,59 +316,141 @@ def _parameters(
     }
 
 
-def _fit_grid(
+@dataclass(frozen=True)
+class _Search:
+    """The cross-validated grid's choice."""
+
+    chosen: dict[str, Any]
+    """The chosen grid point, with its rounds and mean validation NDCG@10."""
+    rounds: int
+    boosters: list[lgb.Booster]
+    """The chosen point's fit on every fold but one, per fold (fold k's fit never saw it)."""
+    grid: list[dict[str, Any]]
+
+
+def _dataset(
+    part: tuple[np.ndarray, np.ndarray, np.ndarray],
+    scale: float,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    column = FEATURE_NAMES.index("formula")
+    return lgb.Dataset(
+        part[0],
+        part[1],
+        group=part[2],
+        init_score=scale * part[0][:, column].astype(np.float64),
+        feature_name=list(FEATURE_NAMES),
+        params={"verbosity": -1, "max_bin": 63},
+        reference=reference,
+    )
+
+
+def _fit(
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
-    valid: tuple[np.ndarray, np.ndarray, np.ndarray],
+    point: dict[str, Any],
+    scale: float,
+    rounds: int,
     threads: int,
     seed: int,
-) -> tuple[lgb.Booster, dict[str, Any], list[dict[str, Any]]]:
-    """The grid's best booster by validation NDCG@10 (ties to the first), its parameters and
-    every grid point's result."""
-    best: tuple[float, lgb.Booster, dict[str, Any]] | None = None
+) -> lgb.Booster:
+    """The grid point fitted on `train` for `rounds` rounds."""
+    params = _parameters(
+        int(point["num_leaves"]),
+        float(point["learning_rate"]),
+        int(point["min_child_samples"]),
+        threads,
+        seed,
+    )
+    return lgb.train(params, _dataset(train, scale), num_boost_round=max(1, rounds))
+
+
+def _cross_validate(pairs: Sequence[_FoldPairs], threads: int, seed: int) -> _Search:
+    """The grid point and number of rounds with the best validation NDCG@10 averaged over the
+    folds, each fold scored by a fit on the others (ties to the first point, the fewest rounds).
+
+    One hold-out of a few dozen users is too noisy to choose on (a point that wins there loses
+    on the next); the mean over every fold is much less so. A fit stops `EARLY_STOPPING` rounds
+    after its fold's best; past that, its curve counts as flat at its last value."""
+    best: tuple[float, int, dict[str, Any], list[lgb.Booster]] | None = None
     grid = []
-    column = FEATURE_NAMES.index("formula")
+    stacks = [_stack([part]) for part in pairs]
+    trains = [_stack([p for j, p in enumerate(pairs) if j != k]) for k in range(len(pairs))]
     for scale, leaves, rate, min_child in itertools.product(
         FORMULA_SCALES, LEAVES, LEARNING_RATES, MIN_CHILD_SAMPLES
     ):
         params = _parameters(leaves, rate, min_child, threads, seed)
-        train_set = lgb.Dataset(
-            train[0],
-            train[1],
-            group=train[2],
-            init_score=scale * train[0][:, column].astype(np.float64),
-            feature_name=list(FEATURE_NAMES),
-            params={"verbosity": -1, "max_bin": 63},
-        )
-        valid_set = lgb.Dataset(
-            valid[0],
-            valid[1],
-            group=valid[2],
-            init_score=scale * valid[0][:, column].astype(np.float64),
-            reference=train_set,
-        )
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=MAX_ROUNDS,
-            valid_sets=[valid_set],
-            callbacks=[lgb.early_stopping(EARLY_STOPPING, first_metric_only=True, verbose=False)],
-        )
-        score = float(booster.best_score["valid_0"][f"ndcg@{K}"])
+        curves, boosters = [], []
+        for train, valid in zip(trains, stacks, strict=True):
+            train_set = _dataset(train, scale)
+            recorded: dict[str, Any] = {}
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=MAX_ROUNDS,
+                valid_sets=[_dataset(valid, scale, reference=train_set)],
+                callbacks=[
+                    lgb.record_evaluation(recorded),
+                    lgb.early_stopping(EARLY_STOPPING, first_metric_only=True, verbose=False),
+                ],
+            )
+            curves.append(np.asarray(recorded["valid_0"][f"ndcg@{K}"], dtype=np.float64))
+            boosters.append(booster)
+        rounds, score = best_rounds(curves)
         point = {
             "formula_scale": scale,
             "num_leaves": leaves,
             "learning_rate": rate,
             "min_child_samples": min_child,
-            "rounds": int(booster.best_iteration),
+            "rounds": rounds,
             f"validation_ndcg@{K}": round(score, 6),
         }
         grid.append(point)
         if best is None or score > best[0]:
-            best = (score, booster, point)
+            best = (score, rounds, point, boosters)
     assert best is not None
-    _, booster, point = best
-    final = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
-    return final, point, grid
+    _, rounds, point, boosters = best
+    return _Search(point, rounds, boosters, grid)
+
+
+def best_rounds(curves: Sequence[np.ndarray]) -> tuple[int, float]:
+    """The number of rounds (from 1) with the best validation metric averaged over the folds'
+    curves (a curve shorter than the longest, stopped early, counts as flat at its last value;
+    ties to the fewest rounds), and that mean."""
+    length = max(len(curve) for curve in curves)
+    mean = np.mean(
+        [
+            np.pad(np.asarray(curve, float), (0, length - len(curve)), mode="edge")
+            for curve in curves
+        ],
+        axis=0,
+    )
+    rounds = int(np.argmax(mean)) + 1
+    return rounds, float(mean[rounds - 1])
+
+
+def _fold_model(
+    booster: lgb.Booster, rounds: int, scale: float, regularization: float
+) -> RankingModel:
+    """A fold's fit, cut at `rounds`, as an (uncalibrated) model to validate."""
+    return RankingModel(
+        model_text=booster.model_to_string(num_iteration=rounds),
+        calibration=Calibration(1.0, 0.0),
+        collaborative_regularization=regularization,
+        candidates_per_signal=0,
+        training_fingerprint="",
+        formula_scale=scale,
+    )
+
+
+def _mean_metrics(per_fold: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each model's metrics averaged over the folds."""
+    return {
+        model: {
+            metric: round(float(np.mean([fold[model][metric] for fold in per_fold])), 6)
+            for metric in values
+        }
+        for model, values in per_fold[0].items()
+    }
 
 
 def validation_metrics(
