@@ -22,26 +22,46 @@ def recall_and_ndcg(
 ) -> tuple[float, float]:
     """Mean recall@k and NDCG@k over the users with held-out stars (binary gains, log2
     discounts, as `octorec.evaluation.metrics`)."""
+    return models_recall_and_ndcg(
+        lambda start, stop: {"model": score_block(start, stop)},
+        excluded_block,
+        held_out,
+        k,
+        block_rows,
+    )["model"]
+
+
+def models_recall_and_ndcg(
+    score_blocks: Callable[[int, int], dict[str, np.ndarray]],
+    excluded_block: Callable[[int, int], np.ndarray],
+    held_out: sp.csr_matrix,
+    k: int,
+    block_rows: int,
+) -> dict[str, tuple[float, float]]:
+    """`recall_and_ndcg` of several models whose scores come together, block by block (so
+    what they share, e.g. a component of the formula and a single-signal model, is computed
+    once per block): model name → (recall@k, NDCG@k)."""
     counts = np.diff(held_out.indptr)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    recall_sum = ndcg_sum = 0.0
+    sums: dict[str, list[float]] = {}
     users = 0
     for start in range(0, held_out.shape[0], block_rows):
         stop = min(start + block_rows, held_out.shape[0])
         rows = np.nonzero(counts[start:stop] > 0)[0]
         if len(rows) == 0:
             continue
-        scores = score_block(start, stop)[rows]
         excluded = excluded_block(start, stop)[rows]
-        best = top_ranked(scores, excluded, k)
-        allowed = ~np.take_along_axis(excluded, best, axis=1)
         relevant = held_out[start + rows].toarray() > 0
-        hits = np.take_along_axis(relevant, best, axis=1) & allowed
         n = counts[start + rows]
         ideal = np.array([discounts[: min(k, m)].sum() for m in n])
-        recall_sum += float((hits.sum(axis=1) / n).sum())
-        ndcg_sum += float(((hits @ discounts) / ideal).sum())
+        for name, block in score_blocks(start, stop).items():
+            best = top_ranked(block[rows], excluded, k)
+            allowed = ~np.take_along_axis(excluded, best, axis=1)
+            hits = np.take_along_axis(relevant, best, axis=1) & allowed
+            total = sums.setdefault(name, [0.0, 0.0])
+            total[0] += float((hits.sum(axis=1) / n).sum())
+            total[1] += float(((hits @ discounts) / ideal).sum())
         users += len(rows)
-    if users == 0:
-        return 0.0, 0.0
-    return recall_sum / users, ndcg_sum / users
+    if users == 0:  # nobody has held-out stars: every model scores 0
+        return {name: (0.0, 0.0) for name in score_blocks(0, min(block_rows, held_out.shape[0]))}
+    return {name: (recall / users, ndcg / users) for name, (recall, ndcg) in sums.items()}
