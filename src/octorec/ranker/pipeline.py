@@ -18,13 +18,14 @@ from typing import Any
 
 from octorec.embeddings.encoder import TextEncoder
 from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
+from octorec.ranker.features import PairCatalogue
 from octorec.ranker.inputs import read_profiles
 from octorec.ranker.model import RankingModel
 from octorec.ranker.training import FitOutcome, train_model
 from octorec.scoring.collaborative import ItemItemModel
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_catalogue
 from octorec.scoring.scorer import Scorer
-from octorec.settings import Settings
+from octorec.settings import ScoringWeights, Settings
 from octorec.warehouse import Warehouse
 from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
 
@@ -97,13 +98,17 @@ def rank_with_model(
     top_n: int,
     item_item: ItemItemModel | None = None,
     prepared: Mapping[str, Any] | None = None,
+    catalogue: PairCatalogue | None = None,
+    cold_start_weights: ScoringWeights | None = None,
 ) -> tuple[RankedRecommendations, Scorer]:
     """Each user's best `top_n` by the learned ranker, among the candidates whose normalised
     formula score reaches the threshold; and the scorer (with the model's λ) for their reasons.
 
     `stats` are the run's catalogue statistics (everyone's interactions, not only `users`');
     `item_item` the collaborative model fitted on everyone with the model's λ
-    (`scorer_settings_for`)."""
+    (`scorer_settings_for`); `catalogue` the pair features' catalogue side and
+    `cold_start_weights` `settings.content_weights` as score weights, when the caller keeps
+    them (a `ScoringContext`)."""
     started = time.perf_counter()
     scorer = Scorer(
         users,
@@ -119,7 +124,10 @@ def rank_with_model(
         top_n,
         settings.min_similarity,
         weights=settings.weights,
-        cold_start_weights=settings.content_weights.as_scoring_weights(),
+        cold_start_weights=cold_start_weights
+        if cold_start_weights is not None
+        else settings.content_weights.as_scoring_weights(),
+        catalogue=catalogue,
     )
     logger.info(
         "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from octorec.ranker import CatalogueStats, RankingModel, scorer_settings_for
+from octorec.ranker.features import PairCatalogue
 from octorec.ranker.pipeline import stored_ranking_model
 from octorec.scoring.ann import IndexCache
 from octorec.scoring.collaborative import ItemItemModel, fit_collaborative
@@ -58,6 +59,8 @@ class ScoringContext:
     """The learned ranker scoring uses (`recommendation_model`); None: the formula ranks."""
     stats: CatalogueStats | None = None
     """The run's catalogue statistics the ranker's features read (with a model only)."""
+    pair_catalogue: PairCatalogue | None = None
+    """The catalogue side of the ranker's pair features, computed once (with a model only)."""
     seconds: float = 0.0
     indexes: IndexCache = field(init=False, repr=False)
     cold_start_weights: ScoringWeights = field(init=False, repr=False)
@@ -187,6 +190,7 @@ def build_context(
         if with_collaborative or model is not None
         else None
     )
+    stats = None if model is None else CatalogueStats.from_run(interactions, projects)
     prepared = {
         component.name: component.prepare_projects(projects)
         for component in COMPONENTS.declarations()
@@ -200,7 +204,8 @@ def build_context(
         interactions=interactions.shape[0],
         seconds=time.perf_counter() - started,
         model=model,
-        stats=None if model is None else CatalogueStats.from_run(interactions, projects),
+        stats=stats,
+        pair_catalogue=None if stats is None else PairCatalogue.of(projects, stats),
     )
     logger.info(
         "scoring context: %d projects, item-item model on %d users, built in %.2f s",
