@@ -36,11 +36,11 @@ from starlette.concurrency import run_in_threadpool
 from octorec.results import UnknownUserError, close_matches
 from octorec.scoring.context import ScoringContext, load_catalogue, select_users
 from octorec.scoring.inputs import UserFeatures, read_users, user_features
-from octorec.scoring.person import Person, ProfileEncoder, recommend_person
+from octorec.scoring.person import Person, ProfileEncoder, person_features, recommend_person
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.rows import weights_used
-from octorec.scoring.store import score_users
 from octorec.serving.auth import require_token
+from octorec.serving.batching import ScoringBatcher
 from octorec.serving.snapshot import ResultsSnapshot, SnapshotHolder, recommendation_payload
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
@@ -90,7 +90,11 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         # The server runs requests on one BLAS thread; the model fit and the index use all.
         with threadpool_limits(available_cores(), "blas"):
             context = build_context(
-                projects, users.known, settings, stored_ranking_model(warehouse)
+                projects,
+                users.known,
+                settings,
+                stored_ranking_model(warehouse),
+                row_invariant=True,  # requests are scored in batches
             )
             context.warm_up()
         rows = {login.lower(): i for i, login in enumerate(users.logins)}
@@ -157,6 +161,8 @@ class OnRequest:
         """Login → projects that user dismissed: never in their answers (the feedback hook)."""
         self._github: Any = None
         self._github_lock = threading.Lock()
+        self.batcher = ScoringBatcher()
+        """Scores concurrent requests together (its worker starts with the first)."""
 
     def scoring(self, snapshot: ResultsSnapshot) -> Scoring:
         """The snapshot's scoring state; 503 when there is none."""
@@ -274,11 +280,12 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
         responses={503: {"model": Problem}},
         tags=["recommendations"],
     )
-    def recommend_anyone(body: PersonRequest) -> Response:
+    async def recommend_anyone(body: PersonRequest) -> Response:
         """Recommendations computed now for what is known of a person: the projects they
         starred, the categories and tech stack they declared, a bio. Scored as the last run
         scored its users (a user in it gets the same list); project names the catalogue lacks
-        and labels the taxonomy does not know are reported, not fatal."""
+        and labels the taxonomy does not know are reported, not fatal. Concurrent requests
+        are scored together (`octorec.serving.batching`), each getting what it would alone."""
         snapshot = holder.current
         scoring = state.scoring(snapshot)
         person = Person(
@@ -288,19 +295,25 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             bio=body.bio,
         )
         try:
-            answer = recommend_person(
-                person,
-                scoring.context,
-                settings,
-                snapshot.run_id or "",
-                state.encoder,
-                top_n=body.limit,
-                exclude=body.exclude,
-                languages=body.language,
-                categories=body.category,
-            )
+            if body.bio:  # the encoder: a model call (its first load takes seconds)
+                users, notes = await run_in_threadpool(
+                    person_features, person, scoring.context, settings, state.encoder
+                )
+            else:
+                users, notes = person_features(person, scoring.context, settings)
         except RuntimeError as error:  # the model cannot be loaded (ModelUnavailableError)
             raise HTTPException(503, detail=f"the text encoder is unavailable: {error}") from None
+        table = await state.batcher.score(
+            users,
+            scoring.context,
+            settings,
+            snapshot.run_id or "",
+            top_n=body.limit,
+            exclude=body.exclude,
+            languages=body.language,
+            categories=body.category,
+        )
+        answer = replace(notes, table=table)
         rows = answer.table.to_pylist()
         return _json(
             {
@@ -454,8 +467,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
                 503, detail=f"request-time scoring has no stored profile for {login!r}"
             )
         users = select_users(scoring.users, [row])
-        table = await run_in_threadpool(
-            score_users,
+        table = await state.batcher.score(
             users,
             scoring.context,
             settings,
