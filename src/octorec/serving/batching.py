@@ -241,8 +241,10 @@ class ScoringBatcher:
             return
         # Each request's user under a login of its own, so the rows split back by login.
         tags = [f"\x00{i}" for i in range(len(group))]
-        users = join_users([_relabelled(r.users, tag) for r, tag in zip(group, tags, strict=True)])
         try:
+            users = join_users(
+                [_relabelled(r.users, tag) for r, tag in zip(group, tags, strict=True)]
+            )
             table = score_users(
                 users,
                 first.context,
