@@ -21,8 +21,9 @@ user dismissed, excluded from every answer, stored or computed (default: none).
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -56,6 +58,8 @@ MAX_LABELS = 50
 MAX_BIO = 2000
 MAX_LIMIT = 100
 MAX_FILTER_VALUES = 50
+PLAIN_ANSWERS = 20_000
+"""Stored users' encoded plain answers kept (`OnRequest.plain_answer`; about 5 kB each)."""
 
 FullName = Annotated[str, StringConstraints(pattern=FULL_NAME, max_length=140)]
 Label = Annotated[str, StringConstraints(pattern=LABEL, strip_whitespace=True)]
@@ -162,6 +166,7 @@ class OnRequest:
         self._github: Any = None
         self._github_lock = threading.Lock()
         self.batcher = ScoringBatcher()
+        self._plain: tuple[ResultsSnapshot | None, dict[str, bytes]] = (None, {})
         """Scores concurrent requests together (its worker starts with the first)."""
 
     def scoring(self, snapshot: ResultsSnapshot) -> Scoring:
@@ -196,6 +201,33 @@ class OnRequest:
         if found is None:
             raise HTTPException(404, detail=f"GitHub has no user {login!r}")
         return found.login, [*found.starred, *found.owned]
+
+    def plain_answer(self, snapshot: ResultsSnapshot, login: str) -> bytes | None:
+        """The JSON of a stored user's answer without options (their stored top N), encoded
+        once per snapshot; None for a login the snapshot lacks or a user who dismissed some
+        project (their answer is filtered per request)."""
+        key = login.lower()
+        known = snapshot.login_names.get(key)
+        if known is None or self.dismissed(known):
+            return None
+        held, answers = self._plain
+        if held is not snapshot:
+            answers = {}
+            self._plain = (snapshot, answers)
+        encoded = answers.get(key)
+        if encoded is None:
+            if len(answers) >= PLAIN_ANSWERS:
+                answers.clear()
+            encoded = answers[key] = orjson.dumps(
+                {
+                    "login": known,
+                    "run_id": snapshot.run_id,
+                    "computed": False,
+                    "weights": snapshot.weights[key],
+                    "recommendations": snapshot.recommendations[key][: self.settings.top_n],
+                }
+            )
+        return encoded
 
     def stored_answer(
         self,
@@ -274,6 +306,14 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
     state = OnRequest(settings, holder)
     check_token = require_token(settings)
 
+    def plain(request: Request) -> Response | None:
+        encoded = state.plain_answer(holder.current, request.path_params.get("login", ""))
+        return None if encoded is None else Response(encoded, media_type="application/json")
+
+    # The stored route answers a request without a query string before FastAPI resolves its
+    # parameters (most of a plain request's cost); anything else takes the declared route.
+    stored_router = APIRouter(route_class=plain_first(plain))
+
     @router.post(
         "/recommendations",
         response_model=ComputedRecommendations,
@@ -329,7 +369,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             }
         )
 
-    @router.get(
+    @stored_router.get(
         "/users/{login}/recommendations",
         response_model=UserRecommendations,
         responses={
@@ -388,8 +428,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
         """A user's recommendations, best first, each with its components and reason: the
         stored ones, or computed now when the options ask for more than is stored, or for a
         login the last run did not know with `refresh=true`."""
-        import re
-
+        snapshot = holder.current
         excluded = _split(exclude)
         for name in excluded:
             if not re.fullmatch(FULL_NAME, name):
@@ -397,7 +436,6 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
                     422, detail=f"exclude: expected owner/name project names, found {name!r}"
                 )
         languages, categories = _split(language), _split(category)
-        snapshot = holder.current
         known = snapshot.login_names.get(login.lower())
         if refresh:
             check_token(request)
@@ -489,4 +527,25 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             }
         )
 
+    router.include_router(stored_router)
     return router, state
+
+
+def plain_first(answer: Callable[[Request], Response | None]) -> type[APIRoute]:
+    """A route class that tries `answer` first on a request without a query string (None:
+    not answered) and otherwise runs the route as declared, parameters validated."""
+
+    class PlainFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            declared = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                if not request.scope.get("query_string"):
+                    found = answer(request)
+                    if found is not None:
+                        return found
+                return await declared(request)
+
+            return handler
+
+    return PlainFirst
