@@ -74,9 +74,10 @@ def test_the_serving_context_scores_a_user_with_others_exactly_as_alone(ranked) 
     assert together and together == alone
 
 
-def test_batched_requests_get_the_rows_each_gets_alone_under_the_ranker(ranked) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batched_requests_get_the_rows_each_gets_alone_under_the_ranker(ranked, workers) -> None:
     users, context = ranked
-    batcher = ScoringBatcher(max_batch=64, max_wait=0.5)
+    batcher = ScoringBatcher(max_batch=64, max_wait=0.5, workers=workers)
     count = 24
     try:
         tables = _all_at_once(

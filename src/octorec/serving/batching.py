@@ -101,19 +101,27 @@ def batchable(users: UserFeatures, context: ScoringContext) -> bool:
 class ScoringBatcher:
     """The worker that scores requests in batches; started on the first request."""
 
-    def __init__(self, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT_SECONDS) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, not {max_batch}")
+    def __init__(
+        self, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT_SECONDS, workers: int = 1
+    ) -> None:
+        if max_batch < 1 or workers < 1:
+            raise ValueError(
+                f"max_batch and workers must be at least 1, not {max_batch} and {workers}"
+            )
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.workers = workers
+        """Worker threads, each taking the requests waiting when it is free (NumPy and
+        LightGBM release the GIL in their loops, so two cores score two batches at once)."""
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._alone = itertools.count()
         self.batches = 0
         """Calls of `score_users` made (a batch of one counts)."""
         self.scored = 0
         """Requests answered."""
+        self._counts = threading.Lock()
 
     def submit(
         self,
@@ -164,18 +172,22 @@ class ScoringBatcher:
 
     def _ensure_started(self) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="scoring-batcher", daemon=True
-                )
-                self._thread.start()
+            if not self._threads or not all(thread.is_alive() for thread in self._threads):
+                self._threads = [t for t in self._threads if t.is_alive()]
+                while len(self._threads) < self.workers:
+                    thread = threading.Thread(
+                        target=self._loop, name=f"scoring-batcher-{len(self._threads)}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
 
     def stop(self) -> None:
-        """End the worker once the requests queued before are answered."""
+        """End the workers once the requests queued before are answered."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, []
+        for _ in threads:
             self._queue.put(None)
+        for thread in threads:
             thread.join(timeout=30)
 
     def _loop(self) -> None:
@@ -236,8 +248,9 @@ class ScoringBatcher:
                 first.future.set_exception(error)
             else:
                 first.future.set_result(table)
-            self.batches += 1
-            self.scored += 1
+            with self._counts:
+                self.batches += 1
+                self.scored += 1
             return
         # Each request's user under a login of its own, so the rows split back by login.
         tags = [f"\x00{i}" for i in range(len(group))]
@@ -260,8 +273,9 @@ class ScoringBatcher:
             for request in group:
                 self._score([request])
             return
-        self.batches += 1
-        self.scored += len(group)
+        with self._counts:
+            self.batches += 1
+            self.scored += len(group)
         column = table.schema.get_field_index("user_login")
         for request, tag in zip(group, tags, strict=True):
             mine = table.filter(pc.equal(table.column("user_login"), tag))

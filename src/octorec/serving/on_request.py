@@ -165,7 +165,7 @@ class OnRequest:
         """Login → projects that user dismissed: never in their answers (the feedback hook)."""
         self._github: Any = None
         self._github_lock = threading.Lock()
-        self.batcher = ScoringBatcher()
+        self.batcher = ScoringBatcher(workers=settings.api_scoring_workers)
         self._plain: tuple[ResultsSnapshot | None, dict[str, bytes]] = (None, {})
         """Scores concurrent requests together (its worker starts with the first)."""
 
