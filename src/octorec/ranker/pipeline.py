@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from octorec import constants as c
 from octorec.embeddings.encoder import TextEncoder
 from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
 from octorec.ranker.features import PairCatalogue
@@ -26,7 +27,7 @@ from octorec.scoring.collaborative import ItemItemModel
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_catalogue
 from octorec.scoring.scorer import Scorer
 from octorec.settings import ScoringWeights, Settings
-from octorec.warehouse import Warehouse
+from octorec.warehouse import Warehouse, WarehouseError
 from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,38 @@ def stored_ranking_model(warehouse: Warehouse) -> RankingModel | None:
     if stored is None or stored.model is None:
         return None
     return RankingModel.from_json(stored.model)
+
+
+def served_ranking_model(warehouse: Warehouse) -> RankingModel | None:
+    """The model the stored recommendations were ranked with (their `model_version`), which
+    request-time scoring must rank with too: after a fit whose scoring step then failed, the
+    newest model is not the one the served rows came from. None when the formula ranked them;
+    the newest model (`stored_ranking_model`) when no stored row says which."""
+    try:
+        versions = (
+            warehouse.query(f"SELECT DISTINCT model_version FROM {c.USER_PROJECT_SIMILARITIES}")
+            .column("model_version")
+            .to_pylist()
+        )
+    except WarehouseError:  # no results yet, or a table from before the ranker
+        return stored_ranking_model(warehouse)
+    if len(versions) != 1:  # no rows, or a mixed table: nothing says which one
+        return stored_ranking_model(warehouse)
+    if versions[0] is None:
+        return None
+    rows = warehouse.query(
+        f"SELECT model FROM {c.RECOMMENDATION_MODELS} WHERE version = ? AND model IS NOT NULL "
+        "ORDER BY fitted_at DESC LIMIT 1",
+        [versions[0]],
+    ).to_pylist()
+    if not rows:
+        logger.warning(
+            "the stored recommendations were ranked with model %s, which is not stored; "
+            "scoring with the newest model",
+            versions[0],
+        )
+        return stored_ranking_model(warehouse)
+    return RankingModel.from_json(rows[0]["model"])
 
 
 def rank_with_model(

@@ -84,7 +84,7 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         from threadpoolctl import threadpool_limits
 
         from octorec.cores import available_cores
-        from octorec.ranker.pipeline import stored_ranking_model
+        from octorec.ranker.pipeline import served_ranking_model
         from octorec.scoring.context import build_context
 
         projects = load_catalogue(warehouse, settings)
@@ -97,7 +97,7 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
                 projects,
                 users.known,
                 settings,
-                stored_ranking_model(warehouse),
+                served_ranking_model(warehouse),
                 row_invariant=True,  # requests are scored in batches
             )
             context.warm_up()
