@@ -14,6 +14,9 @@ import numpy as np
 
 from octorec.scoring.ranking import top_n
 
+FEW_TIED = 8
+"""Tied pairs of one value counted one by one (more share one running count)."""
+
 SIGNALS = ("semantic", "collaborative", "popularity", "labels")
 """The signals candidates are drawn from, in order."""
 
@@ -98,9 +101,12 @@ def allowed_rank_at(
     tied_at = np.flatnonzero(tied)
     tied_values, group = np.unique(asked[tied_at], return_inverse=True)  # -0.0 meets 0.0
     group = group.reshape(-1)
-    for number, value in enumerate(tied_values.tolist()):
+    sizes = np.bincount(group, minlength=len(tied_values))
+    for i in tied_at[sizes[group] < FEW_TIED].tolist():  # one count each
+        ranks[i] += int(np.count_nonzero(masked[rows[i], : columns[i]] == asked[i]))
+    for number in np.flatnonzero(sizes >= FEW_TIED).tolist():
         chosen = tied_at[group == number]
         present_rows, local = np.unique(rows[chosen], return_inverse=True)
-        equal_before = np.cumsum(masked[present_rows] == value, axis=1)
+        equal_before = np.cumsum(masked[present_rows] == tied_values[number], axis=1)
         ranks[chosen] += equal_before[local.reshape(-1), columns[chosen]] - 1
     return ranks

@@ -93,8 +93,10 @@ def _shared_neighbours(
             continue
         count = min(neighbours, len(mine))
         cut = len(mine) - count
-        candidates = cosines[mine]
-        best = np.partition(candidates, cut, axis=0)[cut:] if cut else candidates
+        candidates = cosines[mine]  # a copy already: partitioned in place
+        if cut:
+            candidates.partition(cut, axis=0)
+        best = candidates[cut:]
         result[row] = np.maximum(best.mean(axis=0), 0.0)
 
 
