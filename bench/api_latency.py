@@ -18,7 +18,9 @@ at request time against the sample catalogue (exact, the default); then a second
 `../shared/data/scale/repos_125k.csv`, synthetic users, stored recommendations from the
 pipeline's `score_all`) with `RECOMMENDATION_RETRIEVAL=ann`, measured the same way: the stored
 route next to on-request scoring of 50-star people. The machine's load average before and
-after each server's phases is reported (other work on the machine slows every figure).
+after each server's phases is reported (other work on the machine slows every figure), and
+each phase's server CPU time per request (`/proc`, Linux), which that load inflates least.
+Concurrent on-request scoring is batched by the server (`octorec.serving.batching`).
 
 The load generator is a few lines of asyncio on raw sockets (HTTP/1.1, keep-alive): a full
 HTTP client costs more CPU than the server on this 2-core machine and would measure itself.
@@ -87,18 +89,32 @@ async def _client(
         writer.close()
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """The CPU time (user + system) process `pid` has used so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _load(
-    port: int, paths: list[str] | list[bytes], clients: int, seconds: float
+    port: int,
+    paths: list[str] | list[bytes],
+    clients: int,
+    seconds: float,
+    pid: int | None = None,
 ) -> dict[str, float]:
     requests = [_get(p) if isinstance(p, str) else p for p in paths]
     latencies: list[float] = []
     errors: list[str] = []
+    cpu = _cpu_seconds(pid)
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
         *(_client(port, requests, stop_at, latencies, errors) for _ in range(clients))
     )
     elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(pid) - cpu
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
     cuts = statistics.quantiles(latencies, n=100)
@@ -108,6 +124,8 @@ async def _load(
         "p50_ms": round(cuts[49] * 1000, 2),
         "p95_ms": round(cuts[94] * 1000, 2),
         "p99_ms": round(cuts[98] * 1000, 2),
+        # The server's CPU time per request: what other work on the machine inflates least.
+        **({"server_cpu_ms_per_request": round(cpu * 1000 / len(latencies), 3)} if pid else {}),
     }
 
 
@@ -160,7 +178,8 @@ def _sample(args: argparse.Namespace) -> dict:
 
     bring_up_to_date()
     port, server = _serve(DATABASE, "sample")
-    with server:
+    with server as process:
+        pid = process.pid if Path(f"/proc/{process.pid}/stat").exists() else None
         base = f"http://127.0.0.1:{port}"
         users = httpx.get(f"{base}/users", params={"limit": 100}).json()
         paths = [f"/users/{u['login']}/recommendations" for u in users["users"]]
@@ -168,8 +187,8 @@ def _sample(args: argparse.Namespace) -> dict:
         asyncio.run(_load(port, paths, args.clients, 2.0))  # warm-up
         asyncio.run(_load(port, people, args.clients, 2.0))
         load_before = _load_average()
-        recommendations = asyncio.run(_load(port, paths, args.clients, args.seconds))
-        on_request = asyncio.run(_load(port, people, args.clients, args.seconds))
+        recommendations = asyncio.run(_load(port, paths, args.clients, args.seconds, pid))
+        on_request = asyncio.run(_load(port, people, args.clients, args.seconds, pid))
         load_after = _load_average()
         projects = {
             r["project"]["full_name"]
@@ -177,8 +196,8 @@ def _sample(args: argparse.Namespace) -> dict:
             for r in httpx.get(f"{base}{path}").json()["recommendations"]
         }
         similar_paths = [f"/projects/{name}/similar" for name in sorted(projects)]
-        similar = asyncio.run(_load(port, similar_paths, args.clients, args.seconds))
-        per_request_read = asyncio.run(_load(port, ["/health"], args.clients, args.seconds))
+        similar = asyncio.run(_load(port, similar_paths, args.clients, args.seconds, pid))
+        per_request_read = asyncio.run(_load(port, ["/health"], args.clients, args.seconds, pid))
     return {
         "users": len(paths),
         "recommendations": recommendations,
@@ -202,7 +221,8 @@ def _scale(args: argparse.Namespace) -> dict:
     database, vectors = scale_database(args.scale_projects, args.scale_users)
     started = time.perf_counter()
     port, server = _serve(database, "scale", RECOMMENDATION_RETRIEVAL="ann")
-    with server:
+    with server as process:
+        pid = process.pid if Path(f"/proc/{process.pid}/stat").exists() else None
         ready_seconds = time.perf_counter() - started
         base = f"http://127.0.0.1:{port}"
         users = httpx.get(f"{base}/users", params={"limit": 100}).json()
@@ -211,8 +231,8 @@ def _scale(args: argparse.Namespace) -> dict:
         asyncio.run(_load(port, paths, args.clients, 2.0))  # warm-up
         asyncio.run(_load(port, people, args.clients, 2.0))
         load_before = _load_average()
-        recommendations = asyncio.run(_load(port, paths, args.clients, args.seconds))
-        on_request = asyncio.run(_load(port, people, args.clients, args.seconds))
+        recommendations = asyncio.run(_load(port, paths, args.clients, args.seconds, pid))
+        on_request = asyncio.run(_load(port, people, args.clients, args.seconds, pid))
         load_after = _load_average()
     return {
         "projects": args.scale_projects,

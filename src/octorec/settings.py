@@ -274,6 +274,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("API_REFRESH_SECONDS", "api_refresh_seconds"),
         description="how often `octorec serve` looks for a newer run's results (0: never)",
     )
+    api_scoring_workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        validation_alias=AliasChoices("API_SCORING_WORKERS", "api_scoring_workers"),
+        description=(
+            "threads of `octorec serve` that score batched on-request recommendations, each a "
+            "batch at a time"
+        ),
+    )
     api_token: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("API_TOKEN", "api_token"),

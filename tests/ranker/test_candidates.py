@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from octorec.ranker.candidates import allowed_rank, candidate_mask
+from octorec.ranker.candidates import allowed_rank, allowed_rank_at, candidate_mask
 from octorec.ranker.features import FEATURE_NAMES, PairFeaturizer
 from octorec.ranker.statistics import CatalogueStats
 from octorec.scoring.profiles import profile_features
@@ -34,6 +35,36 @@ def test_allowed_rank_puts_excluded_projects_last_and_ties_to_the_lower_index():
     values = np.array([[0.5, 0.9, 0.5, 1.0]])
     excluded = np.array([[False, False, False, True]])
     assert allowed_rank(values, excluded).tolist() == [[1, 0, 2, 3]]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_ranks_at_chosen_pairs_equal_the_full_ranking(seed):
+    rng = np.random.default_rng(seed)
+    users, projects = int(rng.integers(1, 6)), int(rng.integers(1, 50))
+    # Few distinct values (ties, -0.0 against 0.0, -inf like an exclusion) or none alike.
+    pool = np.array([0.0, -0.0, 0.25, 0.5, 1.0, -2.0, -np.inf], dtype=np.float32)
+    values = (
+        rng.choice(pool, size=(users, projects))
+        if seed % 2
+        else rng.random((users, projects)).astype(np.float32)
+    )
+    excluded = rng.random((users, projects)) < 0.3
+    rows, columns = np.nonzero(rng.random((users, projects)) < 0.6)
+    shuffled = rng.permutation(len(rows))  # asked in any order
+    rows, columns = rows[shuffled], columns[shuffled]
+    expected = allowed_rank(values, excluded)[rows, columns]
+    assert allowed_rank_at(values, excluded, rows, columns).tolist() == expected.tolist()
+
+
+def test_ranks_at_chosen_pairs_of_float64_or_nan_values_equal_the_full_ranking():
+    values = np.array([[0.5, np.nan, 0.5, 0.1], [0.2, 0.2, 0.2, 0.9]])
+    excluded = np.array([[False, False, False, True], [False, True, False, False]])
+    rows, columns = np.array([0, 0, 1, 1, 1]), np.array([0, 2, 0, 2, 3])
+    expected = allowed_rank(values, excluded)[rows, columns].tolist()
+    assert allowed_rank_at(values, excluded, rows, columns).tolist() == expected
+    finite = np.nan_to_num(values)
+    expected = allowed_rank(finite, excluded)[rows, columns].tolist()
+    assert allowed_rank_at(finite, excluded, rows, columns).tolist() == expected
 
 
 def test_pair_features_cover_every_candidate_and_leave_known_and_ineligible_out():

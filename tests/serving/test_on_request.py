@@ -110,6 +110,29 @@ def test_a_limit_past_the_stored_top_n_is_computed_and_extends_the_stored_list(
     assert within["computed"] is False and len(within["recommendations"]) == 3
 
 
+def test_a_plain_request_gets_the_answer_the_declared_route_gives(
+    live_server: str, served_database: Path
+) -> None:
+    # Without a query string the stored answer is sent encoded once; it must be the bytes the
+    # declared route (parameters resolved) sends for the same answer.
+    login = "dkadev"
+    stored = _stored(served_database)[login]
+    plain = httpx.get(f"{live_server}/users/{login.upper()}/recommendations")
+    declared = httpx.get(
+        f"{live_server}/users/{login}/recommendations", params={"limit": len(stored)}
+    )
+    assert plain.status_code == declared.status_code == 200
+    assert plain.content == declared.content
+    assert plain.headers["content-type"] == "application/json"
+    assert [r["project"]["full_name"] for r in plain.json()["recommendations"]] == [
+        row["project_full_name"] for row in stored
+    ]
+    missing = httpx.get(f"{live_server}/users/dkadevv/recommendations")
+    assert missing.status_code == 404 and "dkadev" in missing.json()["close_matches"]
+    invalid = httpx.get(f"{live_server}/users/-bad-/recommendations")
+    assert invalid.status_code == 422
+
+
 def test_exclude_removes_projects_and_the_next_ones_move_up(
     live_server: str, served_database: Path
 ) -> None:

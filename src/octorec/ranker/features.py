@@ -20,9 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel
 
-from octorec.ranker.candidates import allowed_rank, candidate_mask, signal_blocks
+from octorec.ranker.candidates import allowed_rank_at, candidate_mask, signal_blocks
 from octorec.ranker.statistics import CatalogueStats, days_since_push
-from octorec.scoring.labels import LabelScores
+from octorec.scoring.inputs import ProjectFeatures
+from octorec.scoring.labels import LabelScores, LabelSets
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.scorer import Scorer
 from octorec.settings import ContentWeights, ScoringWeights
@@ -96,14 +97,58 @@ CONTENT_SHARES = _share(COMPONENTS.weights(_documented(ContentWeights)))
 nothing."""
 
 
+@dataclass(frozen=True)
+class PairCatalogue:
+    """The catalogue side of the pair features, the same for every user scored against a
+    catalogue and its run's statistics: computed once per `ScoringContext`, not per call."""
+
+    log_interactions: np.ndarray
+    days_since_push: np.ndarray
+    language: np.ndarray
+    """Each project's language code (-1: none)."""
+    language_matrix: sp.csr_matrix
+    """Projects × languages, 1 at each project's language."""
+
+    @classmethod
+    def of(cls, projects: ProjectFeatures, stats: CatalogueStats) -> PairCatalogue:
+        """For `projects` (their names, languages and push times) and the run's `stats`."""
+        count = len(projects.names)
+        if len(stats.interactions) != count:
+            raise ValueError(
+                f"the statistics cover {len(stats.interactions)} projects, the scorer {count}"
+            )
+        languages = projects.languages or [None] * count
+        vocabulary = {name: i for i, name in enumerate(sorted({x for x in languages if x}))}
+        language = np.array([vocabulary.get(x, -1) if x else -1 for x in languages])
+        has = language >= 0
+        return cls(
+            log_interactions=np.log1p(stats.interactions).astype(np.float32),
+            days_since_push=days_since_push(projects, stats.newest_push),
+            language=language,
+            language_matrix=sp.csr_matrix(
+                (np.ones(int(has.sum()), dtype=np.float32), (np.nonzero(has)[0], language[has])),
+                shape=(count, max(1, len(vocabulary))),
+            ),
+        )
+
+
 class PairFeaturizer:
     """Candidates and their features for a scorer's users, a bounded block of users at a time
-    (`RECOMMENDATION_BLOCK_MEMORY_MB`, like the exact recommender)."""
+    (`RECOMMENDATION_BLOCK_MEMORY_MB`, like the exact recommender).
+
+    `catalogue`: the catalogue side computed once (`PairCatalogue.of` the scorer's projects and
+    `stats`), when the caller keeps one; otherwise computed here."""
 
     ARRAYS = 12
     """users × projects arrays a block holds at its peak (components, signals, ranks)."""
 
-    def __init__(self, scorer: Scorer, stats: CatalogueStats, per_signal: int) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        stats: CatalogueStats,
+        per_signal: int,
+        catalogue: PairCatalogue | None = None,
+    ) -> None:
         if len(stats.interactions) != scorer.project_count:
             raise ValueError(
                 f"the statistics cover {len(stats.interactions)} projects, the scorer "
@@ -112,17 +157,16 @@ class PairFeaturizer:
         self.scorer = scorer
         self.stats = stats
         self.per_signal = per_signal
-        projects = scorer.projects
-        self.log_interactions = np.log1p(stats.interactions).astype(np.float32)
-        self.days_since_push = days_since_push(projects, stats.newest_push)
-        languages = projects.languages or [None] * scorer.project_count
-        vocabulary = {name: i for i, name in enumerate(sorted({x for x in languages if x}))}
-        self.language = np.array([vocabulary.get(x, -1) if x else -1 for x in languages])
-        has = self.language >= 0
-        self.language_matrix = sp.csr_matrix(
-            (np.ones(int(has.sum()), dtype=np.float32), (np.nonzero(has)[0], self.language[has])),
-            shape=(scorer.project_count, max(1, len(vocabulary))),
-        )
+        catalogue = catalogue if catalogue is not None else PairCatalogue.of(scorer.projects, stats)
+        if len(catalogue.language) != scorer.project_count:
+            raise ValueError(
+                f"the pair catalogue covers {len(catalogue.language)} projects, the scorer "
+                f"{scorer.project_count}"
+            )
+        self.log_interactions = catalogue.log_interactions
+        self.days_since_push = catalogue.days_since_push
+        self.language = catalogue.language
+        self.language_matrix = catalogue.language_matrix
         known = scorer.users.known
         self.history = np.diff(known.indptr).astype(np.float32)
         self.has_labels = np.array(
@@ -136,11 +180,11 @@ class PairFeaturizer:
         self.weights = FORMULA_WEIGHTS
         self.cold_weights = CONTENT_SHARES
 
-    def _label_scores(self, name: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def _label_scores(self, name: str) -> tuple[sp.csr_matrix, LabelSets]:
         scores = self.scorer.scores[name]
         if not isinstance(scores, LabelScores):
             raise TypeError(f"the {name} component is not a label component")
-        return scores.users.tocsr(), sp.csr_matrix(scores.sets.projects.astype(np.float32))
+        return scores.users.tocsr(), scores.sets
 
     def block_rows(self) -> int:
         """Users per block."""
@@ -162,10 +206,10 @@ class PairFeaturizer:
         rows, columns = np.nonzero(mask)
         users = rows + start
         values = {name: np.asarray(components[name])[rows, columns] for name in COMPONENTS}
-        semantic_rank = allowed_rank(signals["semantic"], excluded)[rows, columns]
-        collaborative_rank = allowed_rank(signals["collaborative"], excluded)[rows, columns]
+        semantic_rank = allowed_rank_at(signals["semantic"], excluded, rows, columns)
+        collaborative_rank = allowed_rank_at(signals["collaborative"], excluded, rows, columns)
         formula = self._formula(components, start, stop)
-        formula_rank = allowed_rank(formula, excluded)[rows, columns]
+        formula_rank = allowed_rank_at(formula, excluded, rows, columns)
         max_cosine, mean_cosine = self._cosines(rows, columns, start)
         known = scorer.users.known[start:stop]
         language_counts = np.asarray((known @ self.language_matrix).todense(), dtype=np.float32)
@@ -176,11 +220,13 @@ class PairFeaturizer:
             language_counts[rows, np.maximum(language, 0)] / np.maximum(history, 1.0),
             0.0,
         )
+        # Shared labels: each user's 0/1 row against each distinct label set once (integer
+        # counts, exact in float32), gathered per pair.
         matched = {
-            name: np.asarray(user_labels[users].multiply(project_labels[columns]).sum(axis=1))
-            .ravel()
-            .astype(np.float32)
-            for name, (user_labels, project_labels) in self.labels.items()
+            name: (user_labels[start:stop].toarray().astype(np.float32) @ sets.distinct_dense)[
+                rows, sets.set_of[columns]
+            ]
+            for name, (user_labels, sets) in self.labels.items()
         }
         columns_by_name = {
             **values,

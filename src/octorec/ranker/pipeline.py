@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from octorec import constants as c
 from octorec.embeddings.encoder import TextEncoder
 from octorec.ranker import CatalogueStats, RankedRecommendations, rank, scorer_settings_for
+from octorec.ranker.features import PairCatalogue
 from octorec.ranker.inputs import read_profiles
 from octorec.ranker.model import RankingModel
 from octorec.ranker.training import FitOutcome, train_model
 from octorec.scoring.collaborative import ItemItemModel
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures, load_catalogue
 from octorec.scoring.scorer import Scorer
-from octorec.settings import Settings
-from octorec.warehouse import Warehouse
+from octorec.settings import ScoringWeights, Settings
+from octorec.warehouse import Warehouse, WarehouseError
 from octorec.warehouse.ranking_models import FALLBACK, StoredModel, latest_model, save_model
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,38 @@ def stored_ranking_model(warehouse: Warehouse) -> RankingModel | None:
     return RankingModel.from_json(stored.model)
 
 
+def served_ranking_model(warehouse: Warehouse) -> RankingModel | None:
+    """The model the stored recommendations were ranked with (their `model_version`), which
+    request-time scoring must rank with too: after a fit whose scoring step then failed, the
+    newest model is not the one the served rows came from. None when the formula ranked them;
+    the newest model (`stored_ranking_model`) when no stored row says which."""
+    try:
+        versions = (
+            warehouse.query(f"SELECT DISTINCT model_version FROM {c.USER_PROJECT_SIMILARITIES}")
+            .column("model_version")
+            .to_pylist()
+        )
+    except WarehouseError:  # no results yet, or a table from before the ranker
+        return stored_ranking_model(warehouse)
+    if len(versions) != 1:  # no rows, or a mixed table: nothing says which one
+        return stored_ranking_model(warehouse)
+    if versions[0] is None:
+        return None
+    rows = warehouse.query(
+        f"SELECT model FROM {c.RECOMMENDATION_MODELS} WHERE version = ? AND model IS NOT NULL "
+        "ORDER BY fitted_at DESC LIMIT 1",
+        [versions[0]],
+    ).to_pylist()
+    if not rows:
+        logger.warning(
+            "the stored recommendations were ranked with model %s, which is not stored; "
+            "scoring with the newest model",
+            versions[0],
+        )
+        return stored_ranking_model(warehouse)
+    return RankingModel.from_json(rows[0]["model"])
+
+
 def rank_with_model(
     users: UserFeatures,
     projects: ProjectFeatures,
@@ -97,13 +131,17 @@ def rank_with_model(
     top_n: int,
     item_item: ItemItemModel | None = None,
     prepared: Mapping[str, Any] | None = None,
+    catalogue: PairCatalogue | None = None,
+    cold_start_weights: ScoringWeights | None = None,
 ) -> tuple[RankedRecommendations, Scorer]:
     """Each user's best `top_n` by the learned ranker, among the candidates whose normalised
     formula score reaches the threshold; and the scorer (with the model's λ) for their reasons.
 
     `stats` are the run's catalogue statistics (everyone's interactions, not only `users`');
     `item_item` the collaborative model fitted on everyone with the model's λ
-    (`scorer_settings_for`)."""
+    (`scorer_settings_for`); `catalogue` the pair features' catalogue side and
+    `cold_start_weights` `settings.content_weights` as score weights, when the caller keeps
+    them (a `ScoringContext`)."""
     started = time.perf_counter()
     scorer = Scorer(
         users,
@@ -119,7 +157,10 @@ def rank_with_model(
         top_n,
         settings.min_similarity,
         weights=settings.weights,
-        cold_start_weights=settings.content_weights.as_scoring_weights(),
+        cold_start_weights=cold_start_weights
+        if cold_start_weights is not None
+        else settings.content_weights.as_scoring_weights(),
+        catalogue=catalogue,
     )
     logger.info(
         "ranked %d users × %d projects with model %s in %.2f s, kept %d recommendations",

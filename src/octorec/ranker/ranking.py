@@ -22,10 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from octorec.ranker.features import FEATURE_COMPONENTS, FEATURE_NAMES, PairBlock, PairFeaturizer
+from octorec.ranker.features import (
+    FEATURE_COMPONENTS,
+    FEATURE_NAMES,
+    PairBlock,
+    PairCatalogue,
+    PairFeaturizer,
+)
 from octorec.ranker.model import RankingModel
 from octorec.ranker.statistics import CatalogueStats
-from octorec.scoring.explanations import matched_labels, most_similar_known, reason
+from octorec.scoring.explanations import PairEvidence, pair_evidence, reason
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.results import Recommendations
 from octorec.scoring.scorer import Scorer, Weights
@@ -49,26 +55,30 @@ class RankedRecommendations:
     def __len__(self) -> int:
         return len(self.recommendations)
 
-    def reasons(self, scorer: Scorer) -> list[str]:
-        """One reason per kept pair, in the formula's words, from the largest contributions."""
+    def evidence(self, scorer: Scorer) -> PairEvidence:
+        """What explains each kept pair (shared labels, the closest known project)."""
         result = self.recommendations
-        users, projects = scorer.users, scorer.projects
-        categories = matched_labels(
-            users.categories, projects.categories, result.user_index, result.project_index
+        return pair_evidence(
+            scorer.users,
+            scorer.projects,
+            scorer.project_semantic,
+            result.user_index,
+            result.project_index,
         )
-        tech_stack = matched_labels(
-            users.tech_stack, projects.tech_stack, result.user_index, result.project_index
-        )
-        similar = most_similar_known(
-            users.known, scorer.project_semantic, result.user_index, result.project_index
-        )
+
+    def reasons(self, scorer: Scorer, evidence: PairEvidence | None = None) -> list[str]:
+        """One reason per kept pair, in the formula's words, from the largest contributions
+        (`evidence`: the pairs' `evidence`, when computed already)."""
+        result = self.recommendations
+        evidence = evidence if evidence is not None else self.evidence(scorer)
         without_signal = scorer.without_signal[result.user_index]
-        names = [None if j is None else projects.names[j] for j in similar]
+        projects = scorer.projects
+        names = [None if j is None else projects.names[j] for j in evidence.similar]
         return [
             reason(
                 {name: max(0.0, float(self.contributions[name][i])) for name in COMPONENTS},
-                categories[i],
-                tech_stack[i],
+                evidence.categories[i],
+                evidence.tech_stack[i],
                 names[i],
                 bool(without_signal[i]),
             )
@@ -125,13 +135,15 @@ def rank(
     *,
     weights: Weights | None = None,
     cold_start_weights: Weights | None = None,
+    catalogue: PairCatalogue | None = None,
 ) -> RankedRecommendations:
     """Each of the scorer's users' best `top_n` candidates by the model, among those whose
     normalised formula score (under `weights`, default the documented defaults; the content
     weights for users who know nothing) is at least `min_score`.
 
     The scorer must use the model's collaborative λ (`scorer_settings_for`); `stats` are the
-    run's catalogue statistics (everyone's known projects, not only these users').
+    run's catalogue statistics (everyone's known projects, not only these users');
+    `catalogue` their pair-feature side computed once (`PairCatalogue.of`), when kept.
     """
     if (
         scorer.item_item is not None
@@ -150,7 +162,8 @@ def rank(
         key: [] for key in ("user", "project", "rank", "score", "formula", "raw", *COMPONENTS)
     }
     contributions: dict[str, list[np.ndarray]] = {name: [] for name in COMPONENTS}
-    for block in PairFeaturizer(scorer, stats, model.candidates_per_signal).blocks():
+    featurizer = PairFeaturizer(scorer, stats, model.candidates_per_signal, catalogue)
+    for block in featurizer.blocks():
         formula = normalised_formula(scorer, block, weights, cold)
         passing = np.nonzero(formula >= min_score)[0]
         raw = model.raw_scores(block.features[passing])

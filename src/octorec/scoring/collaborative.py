@@ -58,12 +58,20 @@ class DualWeights:
     diagonal: np.ndarray
     """`diag(P)`, one value per modelled item, float64."""
     regularization: float
+    row_by_row: bool = False
+    """Each user's product on its own: a user's scores are then exactly those they get alone
+    (a product over many rows rounds differently from one row's in the last bits), what
+    batched requests need; the batch run multiplies all its users at once."""
 
     def apply(self, known: sp.csr_matrix) -> np.ndarray:
         """`known @ B`, through `xP = (x - (xXᵀ)·K⁻¹X) / λ` and `xB = x - xP / diag(P)`."""
         overlap = (known @ self.training.T).toarray().astype(np.float32)
         rows = known.toarray().astype(np.float32)
-        projected = (rows - overlap @ self.solved) / self.regularization
+        if self.row_by_row and len(overlap) > 1:
+            product = np.vstack([overlap[i : i + 1] @ self.solved for i in range(len(overlap))])
+        else:
+            product = overlap @ self.solved
+        projected = (rows - product) / self.regularization
         return (rows - projected / self.diagonal).astype(np.float32, copy=False)
 
 

@@ -23,9 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from octorec.ranker import CatalogueStats, RankingModel, scorer_settings_for
+from octorec.ranker.features import PairCatalogue
 from octorec.ranker.pipeline import stored_ranking_model
 from octorec.scoring.ann import IndexCache
-from octorec.scoring.collaborative import ItemItemModel, fit_collaborative
+from octorec.scoring.collaborative import DualWeights, ItemItemModel, fit_collaborative
 from octorec.scoring.inputs import (
     ProjectFeatures,
     UserFeatures,
@@ -58,7 +59,12 @@ class ScoringContext:
     """The learned ranker scoring uses (`recommendation_model`); None: the formula ranks."""
     stats: CatalogueStats | None = None
     """The run's catalogue statistics the ranker's features read (with a model only)."""
+    pair_catalogue: PairCatalogue | None = None
+    """The catalogue side of the ranker's pair features, computed once (with a model only)."""
     seconds: float = 0.0
+    row_invariant: bool = False
+    """Whether a user's rows are the same whoever else is scored in the same call (batched
+    requests; `build_context`)."""
     indexes: IndexCache = field(init=False, repr=False)
     cold_start_weights: ScoringWeights = field(init=False, repr=False)
     """`settings.content_weights` as score weights, made once (pydantic settings cost ms)."""
@@ -173,10 +179,17 @@ def build_context(
     interactions: sp.csr_matrix,
     settings: Settings,
     model: RankingModel | None = None,
+    *,
+    row_invariant: bool = False,
 ) -> ScoringContext:
     """The context for `projects` (with their semantic vectors), the item-item model fitted on
     `interactions` (everyone's, users × `projects`) when the collaborative weight is positive
-    or a learned ranker (`model`, whose λ it is fitted with) ranks."""
+    or a learned ranker (`model`, whose λ it is fitted with) ranks.
+
+    `row_invariant`: the item-item model's dual form multiplies each user on their own, so a
+    user scored with others (a batch of requests) gets exactly the rows they get alone; the
+    batch run leaves it off (one product over all its users, which rounds differently in the
+    last bits)."""
     started = time.perf_counter()
     with_collaborative = COMPONENTS.weights(settings.weights).get("collaborative", 0.0) > 0
     scorer_settings = (
@@ -187,6 +200,9 @@ def build_context(
         if with_collaborative or model is not None
         else None
     )
+    if row_invariant and item_item is not None and isinstance(item_item.form, DualWeights):
+        item_item = replace(item_item, form=replace(item_item.form, row_by_row=True))
+    stats = None if model is None else CatalogueStats.from_run(interactions, projects)
     prepared = {
         component.name: component.prepare_projects(projects)
         for component in COMPONENTS.declarations()
@@ -200,7 +216,9 @@ def build_context(
         interactions=interactions.shape[0],
         seconds=time.perf_counter() - started,
         model=model,
-        stats=None if model is None else CatalogueStats.from_run(interactions, projects),
+        stats=stats,
+        pair_catalogue=None if stats is None else PairCatalogue.of(projects, stats),
+        row_invariant=row_invariant,
     )
     logger.info(
         "scoring context: %d projects, item-item model on %d users, built in %.2f s",
@@ -212,7 +230,7 @@ def build_context(
 
 
 def select_users(users: UserFeatures, rows: Sequence[int]) -> UserFeatures:
-    """The users at `rows`, in that order."""
+    """The users at `rows`, in that order (with their dismissals)."""
     index = list(rows)
     return UserFeatures(
         logins=[users.logins[i] for i in index],
@@ -220,6 +238,33 @@ def select_users(users: UserFeatures, rows: Sequence[int]) -> UserFeatures:
         categories=[users.categories[i] for i in index],
         tech_stack=[users.tech_stack[i] for i in index],
         known=users.known[index],
+        dismissed=None if users.dismissed is None else users.dismissed[index],
+    )
+
+
+def join_users(parts: Sequence[UserFeatures]) -> UserFeatures:
+    """The users of every part, one after the other (parts over the same catalogue)."""
+    if not parts:
+        raise ValueError("no users to join")
+    width = parts[0].known.shape[1]
+    dismissed = None
+    if any(part.dismissed is not None for part in parts):
+        dismissed = sp.vstack(
+            [
+                part.dismissed
+                if part.dismissed is not None
+                else sp.csr_matrix((len(part.logins), width), dtype=np.float32)
+                for part in parts
+            ],
+            format="csr",
+        )
+    return UserFeatures(
+        logins=[login for part in parts for login in part.logins],
+        semantic=np.vstack([part.semantic for part in parts]),
+        categories=[row for part in parts for row in part.categories],
+        tech_stack=[row for part in parts for row in part.tech_stack],
+        known=sp.vstack([part.known for part in parts], format="csr"),
+        dismissed=dismissed,
     )
 
 

@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from octorec.scoring.inputs import ProjectFeatures, UserFeatures
 from octorec.scoring.registry import COMPONENTS
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """What explains each kept (user, project) pair: the labels they share and the user's
+    known project closest in meaning (its row; None for a user who knows none)."""
+
+    categories: list[list[str]]
+    tech_stack: list[list[str]]
+    similar: list[int | None]
+
+
+def pair_evidence(
+    users: UserFeatures,
+    projects: ProjectFeatures,
+    semantic: np.ndarray,
+    user_index: np.ndarray,
+    project_index: np.ndarray,
+) -> PairEvidence:
+    """`PairEvidence` of the given pairs (`semantic`: the projects' semantic vectors)."""
+    return PairEvidence(
+        categories=matched_labels(users.categories, projects.categories, user_index, project_index),
+        tech_stack=matched_labels(users.tech_stack, projects.tech_stack, user_index, project_index),
+        similar=most_similar_known(users.known, semantic, user_index, project_index),
+    )
 
 
 def most_similar_known(
@@ -18,12 +45,18 @@ def most_similar_known(
 ) -> list[int | None]:
     """For each kept pair, the user's known project closest in meaning to the recommended one."""
     result: list[int | None] = []
+    gathered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for user, project in zip(user_index.tolist(), project_index.tolist(), strict=True):
-        row = known.indices[known.indptr[user] : known.indptr[user + 1]]
+        found = gathered.get(user)
+        if found is None:
+            # A user's known vectors are gathered once for all of their pairs.
+            row = known.indices[known.indptr[user] : known.indptr[user + 1]]
+            found = gathered[user] = (row, semantic[row])
+        row, vectors = found
         if len(row) == 0:
             result.append(None)
             continue
-        similarity = semantic[row] @ semantic[project]
+        similarity = vectors @ semantic[project]
         best = np.lexsort((row, -similarity))[0]  # ties go to the lower index
         result.append(int(row[best]))
     return result

@@ -14,13 +14,14 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from octorec.scoring.context import ScoringContext
+from octorec.scoring.inputs import UserFeatures
 from octorec.scoring.profiles import Profile, profile_features
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.rows import weights_used
@@ -161,6 +162,35 @@ def person_profile(
     return profile, notes
 
 
+def person_features(
+    person: Person,
+    context: ScoringContext,
+    settings: Settings,
+    encoder: ProfileEncoder | None = None,
+) -> tuple[UserFeatures, PersonAnswer]:
+    """The person as scorer input against the context's catalogue, with what of their input
+    it did not know and the weights their score is made with (a `PersonAnswer` without rows
+    yet): what `recommend_person` scores, and what a request batches."""
+    profile, notes = person_profile(person, context, encoder)
+    users = profile_features(
+        [profile], context.projects, settings.user_profile_weight, columns=context.columns
+    )
+    return users, replace(notes, weights=scoring_weights(users, context, settings)[0])
+
+
+def scoring_weights(
+    users: UserFeatures, context: ScoringContext, settings: Settings
+) -> list[dict[str, float]]:
+    """The weights each user's score is made with, by component (`weights_used`)."""
+    used = weights_used(
+        settings.weights,
+        context.cold_start_weights,
+        users.knows_nothing(),
+        users.without_signal(),
+    )
+    return [{name: float(row[i]) for i, name in enumerate(COMPONENTS)} for row in used]
+
+
 def recommend_person(
     person: Person,
     context: ScoringContext,
@@ -175,10 +205,7 @@ def recommend_person(
 ) -> PersonAnswer:
     """Score one person on request: `score_users` on their profile (see there for the
     options; `exclude` takes dismissed projects too)."""
-    profile, notes = person_profile(person, context, encoder)
-    users = profile_features(
-        [profile], context.projects, settings.user_profile_weight, columns=context.columns
-    )
+    users, notes = person_features(person, context, settings, encoder)
     table = score_users(
         users,
         context,
@@ -189,18 +216,4 @@ def recommend_person(
         languages=languages,
         categories=categories,
     )
-    used = weights_used(
-        settings.weights,
-        context.cold_start_weights,
-        users.knows_nothing(),
-        users.without_signal(),
-    )[0]
-    weights = {name: float(used[i]) for i, name in enumerate(COMPONENTS)}
-    return PersonAnswer(
-        table=table,
-        weights=weights,
-        known=notes.known,
-        unknown_projects=notes.unknown_projects,
-        unmatched_categories=notes.unmatched_categories,
-        unmatched_tech_stack=notes.unmatched_tech_stack,
-    )
+    return replace(notes, table=table)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from octorec.scoring.explanations import matched_labels, most_similar_known, reason
+from octorec.scoring.explanations import PairEvidence, pair_evidence, reason
 from octorec.scoring.inputs import ProjectFeatures, UserFeatures
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.results import Recommendations
@@ -47,6 +47,7 @@ def recommendations_table(
     reasons: Sequence[str] | None = None,
     formula_score: np.ndarray | None = None,
     model_version: str | None = None,
+    evidence: PairEvidence | None = None,
 ) -> pa.Table:
     """The rows of `user_project_similarities` for a scoring result, each with its reason.
 
@@ -55,20 +56,15 @@ def recommendations_table(
     cold-start weights (`ContentWeights`: no collaborative part). A result the learned ranker
     ordered (model `model_version`) comes with the reasons its contributions give and the
     formula score its floor applied to; otherwise the reasons come from the weighted components
-    and `formula_score` is the score."""
+    and `formula_score` is the score. `evidence`: the pairs' `PairEvidence`, when the reasons
+    were made from it already."""
     computed_at = datetime.now(UTC)
-    categories = matched_labels(
-        users.categories, projects.categories, result.user_index, result.project_index
-    )
-    tech_stack = matched_labels(
-        users.tech_stack, projects.tech_stack, result.user_index, result.project_index
-    )
-    similar = [
-        projects.names[i] if i is not None else None
-        for i in most_similar_known(
-            users.known, projects.semantic, result.user_index, result.project_index
+    if evidence is None:
+        evidence = pair_evidence(
+            users, projects, projects.semantic, result.user_index, result.project_index
         )
-    ]
+    categories, tech_stack = evidence.categories, evidence.tech_stack
+    similar = [projects.names[i] if i is not None else None for i in evidence.similar]
     without_signal = users.without_signal()
     used = weights_used(weights, content_weights, users.knows_nothing(), without_signal)[
         result.user_index

@@ -59,12 +59,18 @@ def semantic_similarity(
     alone = np.flatnonzero(np.diff(known.indptr) == 0)
     if len(alone):
         result[alone] = np.maximum(user_vectors[alone] @ project_vectors.T, 0.0)
-    union = np.unique(known.indices)
     if cosines is not None:
-        _shared_neighbours(known, union, cosines[union], neighbours, result)
-    elif len(union) * project_vectors.shape[0] * 4 <= memory_bytes:
+        # The catalogue's cosines: a user's rows are read from it directly.
+        _shared_neighbours(known, known.indices, cosines, neighbours, result)
+        return result
+    union = np.unique(known.indices)
+    if len(union) * project_vectors.shape[0] * 4 <= memory_bytes:
         _shared_neighbours(
-            known, union, project_vectors[union] @ project_vectors.T, neighbours, result
+            known,
+            np.searchsorted(union, known.indices),
+            project_vectors[union] @ project_vectors.T,
+            neighbours,
+            result,
         )
     else:
         _per_user_neighbours(known, project_vectors, neighbours, result)
@@ -73,22 +79,24 @@ def semantic_similarity(
 
 def _shared_neighbours(
     known: sp.csr_matrix,
-    union: np.ndarray,
+    positions: np.ndarray,
     cosines: np.ndarray,
     neighbours: int,
     result: np.ndarray,
 ) -> None:
-    # `cosines`: the known projects (`union`) × catalogue, once; a user's rows are gathered and
-    # partially sorted down the rows (faster than turning them first).
-    positions = np.searchsorted(union, known.indices)
+    # `cosines`: rows × catalogue, the row of each known project at `positions` (aligned with
+    # `known.indices`); a user's rows are gathered and partially sorted down the rows (faster
+    # than turning them first).
     for row in range(known.shape[0]):
         mine = positions[known.indptr[row] : known.indptr[row + 1]]
         if len(mine) == 0:
             continue
         count = min(neighbours, len(mine))
         cut = len(mine) - count
-        candidates = cosines[mine]
-        best = np.partition(candidates, cut, axis=0)[cut:] if cut else candidates
+        candidates = cosines[mine]  # a copy already: partitioned in place
+        if cut:
+            candidates.partition(cut, axis=0)
+        best = candidates[cut:]
         result[row] = np.maximum(best.mean(axis=0), 0.0)
 
 

@@ -88,7 +88,10 @@ def score_users(
             top_n=settings.top_n if top_n is None else top_n,
             item_item=context.item_item,
             prepared=context.prepared,
+            catalogue=context.pair_catalogue,
+            cold_start_weights=cold_start_weights,
         )
+        evidence = ranked.evidence(scorer)
         return recommendations_table(
             ranked.recommendations,
             users,
@@ -96,9 +99,10 @@ def score_users(
             settings.weights,
             cold_start_weights,
             run_id,
-            reasons=ranked.reasons(scorer),
+            reasons=ranked.reasons(scorer, evidence),
             formula_score=ranked.formula_score,
             model_version=context.model.version,
+            evidence=evidence,
         )
     result = recommend(
         users,

@@ -180,6 +180,7 @@ def create_app(settings: Settings, refresh_seconds: float | None = None) -> Fast
             holder.start()
             feedback.start()
             yield
+            on_request.batcher.stop()
             feedback.stop()
             holder.stop()
 

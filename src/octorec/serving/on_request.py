@@ -21,8 +21,9 @@ user dismissed, excluded from every answer, stored or computed (default: none).
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -30,17 +31,18 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from octorec.results import UnknownUserError, close_matches
 from octorec.scoring.context import ScoringContext, load_catalogue, select_users
 from octorec.scoring.inputs import UserFeatures, read_users, user_features
-from octorec.scoring.person import Person, ProfileEncoder, recommend_person
+from octorec.scoring.person import Person, ProfileEncoder, person_features, recommend_person
 from octorec.scoring.registry import COMPONENTS
 from octorec.scoring.rows import weights_used
-from octorec.scoring.store import score_users
 from octorec.serving.auth import require_token
+from octorec.serving.batching import ScoringBatcher
 from octorec.serving.snapshot import ResultsSnapshot, SnapshotHolder, recommendation_payload
 from octorec.settings import Settings
 from octorec.warehouse import Warehouse
@@ -56,6 +58,8 @@ MAX_LABELS = 50
 MAX_BIO = 2000
 MAX_LIMIT = 100
 MAX_FILTER_VALUES = 50
+PLAIN_ANSWERS = 20_000
+"""Stored users' encoded plain answers kept (`OnRequest.plain_answer`; about 5 kB each)."""
 
 FullName = Annotated[str, StringConstraints(pattern=FULL_NAME, max_length=140)]
 Label = Annotated[str, StringConstraints(pattern=LABEL, strip_whitespace=True)]
@@ -80,7 +84,7 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         from threadpoolctl import threadpool_limits
 
         from octorec.cores import available_cores
-        from octorec.ranker.pipeline import stored_ranking_model
+        from octorec.ranker.pipeline import served_ranking_model
         from octorec.scoring.context import build_context
 
         projects = load_catalogue(warehouse, settings)
@@ -90,7 +94,11 @@ def load_scoring(settings: Settings) -> Callable[[Warehouse], Scoring]:
         # The server runs requests on one BLAS thread; the model fit and the index use all.
         with threadpool_limits(available_cores(), "blas"):
             context = build_context(
-                projects, users.known, settings, stored_ranking_model(warehouse)
+                projects,
+                users.known,
+                settings,
+                served_ranking_model(warehouse),
+                row_invariant=True,  # requests are scored in batches
             )
             context.warm_up()
         rows = {login.lower(): i for i, login in enumerate(users.logins)}
@@ -157,6 +165,9 @@ class OnRequest:
         """Login → projects that user dismissed: never in their answers (the feedback hook)."""
         self._github: Any = None
         self._github_lock = threading.Lock()
+        self.batcher = ScoringBatcher(workers=settings.api_scoring_workers)
+        self._plain: tuple[ResultsSnapshot | None, dict[str, bytes]] = (None, {})
+        """Scores concurrent requests together (its worker starts with the first)."""
 
     def scoring(self, snapshot: ResultsSnapshot) -> Scoring:
         """The snapshot's scoring state; 503 when there is none."""
@@ -190,6 +201,33 @@ class OnRequest:
         if found is None:
             raise HTTPException(404, detail=f"GitHub has no user {login!r}")
         return found.login, [*found.starred, *found.owned]
+
+    def plain_answer(self, snapshot: ResultsSnapshot, login: str) -> bytes | None:
+        """The JSON of a stored user's answer without options (their stored top N), encoded
+        once per snapshot; None for a login the snapshot lacks or a user who dismissed some
+        project (their answer is filtered per request)."""
+        key = login.lower()
+        known = snapshot.login_names.get(key)
+        if known is None or self.dismissed(known):
+            return None
+        held, answers = self._plain
+        if held is not snapshot:
+            answers = {}
+            self._plain = (snapshot, answers)
+        encoded = answers.get(key)
+        if encoded is None:
+            if len(answers) >= PLAIN_ANSWERS:
+                answers.clear()
+            encoded = answers[key] = orjson.dumps(
+                {
+                    "login": known,
+                    "run_id": snapshot.run_id,
+                    "computed": False,
+                    "weights": snapshot.weights[key],
+                    "recommendations": snapshot.recommendations[key][: self.settings.top_n],
+                }
+            )
+        return encoded
 
     def stored_answer(
         self,
@@ -268,17 +306,26 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
     state = OnRequest(settings, holder)
     check_token = require_token(settings)
 
+    def plain(request: Request) -> Response | None:
+        encoded = state.plain_answer(holder.current, request.path_params.get("login", ""))
+        return None if encoded is None else Response(encoded, media_type="application/json")
+
+    # The stored route answers a request without a query string before FastAPI resolves its
+    # parameters (most of a plain request's cost); anything else takes the declared route.
+    stored_router = APIRouter(route_class=plain_first(plain))
+
     @router.post(
         "/recommendations",
         response_model=ComputedRecommendations,
         responses={503: {"model": Problem}},
         tags=["recommendations"],
     )
-    def recommend_anyone(body: PersonRequest) -> Response:
+    async def recommend_anyone(body: PersonRequest) -> Response:
         """Recommendations computed now for what is known of a person: the projects they
         starred, the categories and tech stack they declared, a bio. Scored as the last run
         scored its users (a user in it gets the same list); project names the catalogue lacks
-        and labels the taxonomy does not know are reported, not fatal."""
+        and labels the taxonomy does not know are reported, not fatal. Concurrent requests
+        are scored together (`octorec.serving.batching`), each getting what it would alone."""
         snapshot = holder.current
         scoring = state.scoring(snapshot)
         person = Person(
@@ -288,19 +335,25 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             bio=body.bio,
         )
         try:
-            answer = recommend_person(
-                person,
-                scoring.context,
-                settings,
-                snapshot.run_id or "",
-                state.encoder,
-                top_n=body.limit,
-                exclude=body.exclude,
-                languages=body.language,
-                categories=body.category,
-            )
+            if body.bio:  # the encoder: a model call (its first load takes seconds)
+                users, notes = await run_in_threadpool(
+                    person_features, person, scoring.context, settings, state.encoder
+                )
+            else:
+                users, notes = person_features(person, scoring.context, settings)
         except RuntimeError as error:  # the model cannot be loaded (ModelUnavailableError)
             raise HTTPException(503, detail=f"the text encoder is unavailable: {error}") from None
+        table = await state.batcher.score(
+            users,
+            scoring.context,
+            settings,
+            snapshot.run_id or "",
+            top_n=body.limit,
+            exclude=body.exclude,
+            languages=body.language,
+            categories=body.category,
+        )
+        answer = replace(notes, table=table)
         rows = answer.table.to_pylist()
         return _json(
             {
@@ -316,7 +369,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             }
         )
 
-    @router.get(
+    @stored_router.get(
         "/users/{login}/recommendations",
         response_model=UserRecommendations,
         responses={
@@ -375,8 +428,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
         """A user's recommendations, best first, each with its components and reason: the
         stored ones, or computed now when the options ask for more than is stored, or for a
         login the last run did not know with `refresh=true`."""
-        import re
-
+        snapshot = holder.current
         excluded = _split(exclude)
         for name in excluded:
             if not re.fullmatch(FULL_NAME, name):
@@ -384,7 +436,6 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
                     422, detail=f"exclude: expected owner/name project names, found {name!r}"
                 )
         languages, categories = _split(language), _split(category)
-        snapshot = holder.current
         known = snapshot.login_names.get(login.lower())
         if refresh:
             check_token(request)
@@ -454,8 +505,7 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
                 503, detail=f"request-time scoring has no stored profile for {login!r}"
             )
         users = select_users(scoring.users, [row])
-        table = await run_in_threadpool(
-            score_users,
+        table = await state.batcher.score(
             users,
             scoring.context,
             settings,
@@ -477,4 +527,25 @@ def on_request_router(settings: Settings, holder: SnapshotHolder) -> tuple[APIRo
             }
         )
 
+    router.include_router(stored_router)
     return router, state
+
+
+def plain_first(answer: Callable[[Request], Response | None]) -> type[APIRoute]:
+    """A route class that tries `answer` first on a request without a query string (None:
+    not answered) and otherwise runs the route as declared, parameters validated."""
+
+    class PlainFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            declared = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                if not request.scope.get("query_string"):
+                    found = answer(request)
+                    if found is not None:
+                        return found
+                return await declared(request)
+
+            return handler
+
+    return PlainFirst
