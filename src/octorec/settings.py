@@ -162,7 +162,10 @@ class RankerSettings(BaseSettings):
         50, ge=1, description="held-out stars among the candidates below which no model is fitted"
     )
     folds: int = Field(
-        3, ge=2, le=10, description="seeded validation hold-outs, each validated by a fit on the others"
+        3,
+        ge=2,
+        le=10,
+        description="seeded validation hold-outs, each validated by a fit on the others",
     )
     holdout: float = Field(0.2, gt=0, lt=1, description="share of each user's stars held out")
     threads: int = Field(1, ge=1, description="LightGBM threads (fixed: the same model every run)")

@@ -65,8 +65,9 @@ def recommendation_model(
 
     Seeded validation hold-outs are carved out of the current stars; candidates from each
     signal and their pair features train LightGBM's listwise `rank_xendcg`; EASE's λ and
-    the ranker's hyper-parameters are chosen by cross-validation over the hold-outs. The model is stored with its version, training
-    data fingerprint, settings and validation metrics against the formula, popularity and EASE.
+    the ranker's hyper-parameters are chosen by cross-validation over the hold-outs. The model
+    is stored with its version, training data fingerprint, settings and validation metrics
+    against the formula, popularity and EASE.
     Too little data stores a fallback: scoring then uses the documented default weights.
     """
     settings = octorec.settings()
