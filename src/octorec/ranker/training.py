@@ -162,16 +162,14 @@ def train_model(
     chosen, scale, rounds = search.chosen, float(search.chosen["formula_scale"]), search.rounds
     # Each fold is scored by the chosen point's fit on the other folds: what the chosen model
     # does on users' stars it never trained on, next to the formula and the single signals.
+    fold_models = [_fold_model(b, rounds, scale, regularization) for b in search.boosters]
     per_fold = [
-        validation_metrics(part, _fold_model(booster, rounds, scale, regularization), settings)
-        for part, booster in zip(pairs, search.boosters, strict=True)
+        validation_metrics(part, model, settings)
+        for part, model in zip(pairs, fold_models, strict=True)
     ]
     metrics = _mean_metrics(per_fold)
     out_of_fold = np.concatenate(
-        [
-            _fold_model(booster, rounds, scale, regularization).raw_scores(part.features)
-            for part, booster in zip(pairs, search.boosters, strict=True)
-        ]
+        [model.raw_scores(part.features) for part, model in zip(pairs, fold_models, strict=True)]
     )
     calibration = fit_calibration(out_of_fold, np.concatenate([p.labels for p in pairs]))
     formula, learned = metrics["formula"], metrics["ranker"]
