@@ -2,6 +2,8 @@
 on PostgreSQL (a server the tests start)."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -67,8 +69,6 @@ def enriched(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, dict]]:
     """`dbt_project_enriched_data` built by dbt from `REPOSITORIES`, by full name."""
-    from datetime import UTC, datetime
-
     folder = tmp_path_factory.mktemp("dbt")
     on_postgres = request.param == "postgresql"
     location = request.getfixturevalue("postgres")[0] if on_postgres else folder / "models.duckdb"
@@ -175,3 +175,75 @@ def test_embedding_text_and_hash(enriched: dict[str, dict]) -> None:
         "Language: C."
     )
     assert row["content_hash"] == hashlib.md5(row["embedding_text"].encode()).hexdigest()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_a_users_mean_popularity_is_summed_exactly(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # In floating point 0.1 + 0.2 + 0.3 is 0.6000000000000001 or 0.6 by the order of the sum,
+    # and neither over 3 is 0.2: a float mean moved with the order the database added the rows
+    # in (a nondeterministic table, its fingerprint changing between identical runs).
+    import pyarrow as pa
+
+    from octorec import constants as c
+    from octorec.sources.base import InteractionRecord, UserRecord
+
+    popularity = {"p/one": 0.1, "p/two": 0.2, "p/three": 0.3}
+    location = request.getfixturevalue("postgres")[0] if backend == "postgresql" else None
+    location = location or tmp_path / "users.duckdb"
+    with open_warehouse(location) as warehouse:
+        store_source_data(
+            warehouse,
+            SourceData(
+                repositories=[RepositoryRecord(full_name=name) for name in popularity],
+                users=[UserRecord(login="alice")],
+                interactions=[InteractionRecord("alice", name) for name in popularity],
+            ),
+        )
+        warehouse.replace(
+            c.PROJECT_HYBRID_EMBEDDINGS,
+            pa.table(
+                {
+                    "project_full_name": list(popularity),
+                    "categories": [[] for _ in popularity],
+                    "tech_stack": [[] for _ in popularity],
+                    "popularity": list(popularity.values()),
+                    "embedding": [[1.0, 0.0] for _ in popularity],
+                    "run_id": ["hand-made"] * len(popularity),
+                    "computed_at": [datetime(2026, 11, 1, tzinfo=UTC)] * len(popularity),
+                },
+                schema=pa.schema(
+                    [
+                        ("project_full_name", pa.string()),
+                        ("categories", pa.list_(pa.string())),
+                        ("tech_stack", pa.list_(pa.string())),
+                        ("popularity", pa.float64()),
+                        ("embedding", pa.list_(pa.float32())),
+                        ("run_id", pa.string()),
+                        ("computed_at", pa.timestamp("us", tz="UTC")),
+                    ]
+                ),
+            ),
+        )
+    try:
+        run_dbt(location, ["seed"], state_dir=tmp_path / "dbt-state")
+        run_dbt(
+            location,
+            ["build", "--select", "+dbt_user_embeddings_data"],
+            state_dir=tmp_path / "dbt-state",
+        )
+        with open_warehouse(location, read_only=True) as warehouse:
+            rows = warehouse.query(
+                "SELECT user_login, known_project_count, mean_popularity "
+                "FROM dbt_user_embeddings_data"
+            ).to_pylist()
+    finally:
+        if backend == "postgresql":
+            import psycopg
+
+            with psycopg.connect(str(location), autocommit=True) as connection:
+                connection.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+                connection.execute("DROP SCHEMA public CASCADE")
+                connection.execute("CREATE SCHEMA public")
+    assert rows == [{"user_login": "alice", "known_project_count": 3, "mean_popularity": 0.2}]

@@ -89,6 +89,19 @@ def test_a_texts_vector_is_the_same_whichever_texts_share_its_batch(backend: str
     np.testing.assert_array_equal(encoder.encode([text] * 3 + mates)[1], alone)
 
 
+@pytest.mark.parametrize("backend", ["onnx-int8", "onnx"])
+def test_batches_run_side_by_side_give_the_same_bits_as_one_thread(backend: str) -> None:
+    # Texts of many token counts (many batches), so three threads really share the work.
+    texts = [f"{TEXTS[0]} " + "with tests " * n for n in range(24)] + TEXTS
+    one = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, batch_size=2, backend=backend, threads=1)
+    three = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, batch_size=2, backend=backend, threads=3)
+    progress: list[int] = []
+    together = three.encode(texts, on_progress=progress.append)
+    np.testing.assert_array_equal(together, one.encode(texts))
+    assert progress[0] == 0 and progress[-1] == len(texts)
+    assert progress == sorted(progress)
+
+
 def test_texts_are_truncated_by_tokens_so_what_comes_first_decides() -> None:
     short = TextEncoder(MODEL_NAME, MODEL_DIMENSIONS, backend="onnx", max_tokens=16)
     head = "A Rust game engine: data-driven, ECS, 2D and 3D"

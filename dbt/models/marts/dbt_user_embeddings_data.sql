@@ -120,7 +120,9 @@ known_summary as (
         k.user_key,
         array_agg(p.project_full_name order by {{ bytewise('p.project_full_name') }}) as known_projects,
         count(*) as known_project_count,
-        avg(p.popularity) as mean_popularity
+        -- Summed exactly (decimal), so the mean is the same bits whatever order the database
+        -- adds the rows in (a float sum over parallel threads is not).
+        cast(avg(cast(p.popularity as decimal(18, 15))) as double precision) as mean_popularity
     from known as k
     inner join projects as p on p.project_key = k.project_key
     group by k.user_key
