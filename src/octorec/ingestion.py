@@ -11,7 +11,6 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -116,18 +115,17 @@ def without_nul(table: pa.Table, what: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-@cache
-def _field_names(record_type: type) -> tuple[str, ...]:
-    return tuple(item.name for item in fields(record_type))
-
-
 def records_table(records: list[Any], ingested_at: datetime) -> pa.Table:
     """Source records as raw-table rows stamped with `ingested_at`, without NUL characters."""
     rows = []
+    names: dict[type, tuple[str, ...]] = {}
     for record in records:
         # The records are flat: a shallow copy of the fields (`asdict` deep-copies every value,
         # a third of the snapshot step's time on the sample).
-        row = {name: getattr(record, name) for name in _field_names(type(record))}
+        kind = type(record)
+        if kind not in names:
+            names[kind] = tuple(item.name for item in fields(record))
+        row = {name: getattr(record, name) for name in names[kind]}
         for key, value in row.items():
             if isinstance(value, tuple):
                 row[key] = list(value)
