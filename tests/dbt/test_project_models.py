@@ -190,8 +190,9 @@ def test_a_users_mean_popularity_is_summed_exactly(
     from octorec.sources.base import InteractionRecord, UserRecord
 
     popularity = {"p/one": 0.1, "p/two": 0.2, "p/three": 0.3}
-    location = request.getfixturevalue("postgres")[0] if backend == "postgresql" else None
-    location = location or tmp_path / "users.duckdb"
+    # `postgres_url` empties the server's schemas after the test.
+    on_postgres = backend == "postgresql"
+    location = request.getfixturevalue("postgres_url") if on_postgres else tmp_path / "u.duckdb"
     with open_warehouse(location) as warehouse:
         store_source_data(
             warehouse,
@@ -201,49 +202,35 @@ def test_a_users_mean_popularity_is_summed_exactly(
                 interactions=[InteractionRecord("alice", name) for name in popularity],
             ),
         )
-        warehouse.replace(
-            c.PROJECT_HYBRID_EMBEDDINGS,
-            pa.table(
-                {
-                    "project_full_name": list(popularity),
-                    "categories": [[] for _ in popularity],
-                    "tech_stack": [[] for _ in popularity],
-                    "popularity": list(popularity.values()),
-                    "embedding": [[1.0, 0.0] for _ in popularity],
-                    "run_id": ["hand-made"] * len(popularity),
-                    "computed_at": [datetime(2026, 11, 1, tzinfo=UTC)] * len(popularity),
-                },
-                schema=pa.schema(
-                    [
-                        ("project_full_name", pa.string()),
-                        ("categories", pa.list_(pa.string())),
-                        ("tech_stack", pa.list_(pa.string())),
-                        ("popularity", pa.float64()),
-                        ("embedding", pa.list_(pa.float32())),
-                        ("run_id", pa.string()),
-                        ("computed_at", pa.timestamp("us", tz="UTC")),
-                    ]
-                ),
-            ),
+        rows = {
+            "project_full_name": list(popularity),
+            "categories": [[]] * len(popularity),
+            "tech_stack": [[]] * len(popularity),
+            "popularity": list(popularity.values()),
+            "embedding": [[1.0, 0.0]] * len(popularity),
+            "run_id": ["hand-made"] * len(popularity),
+            "computed_at": [datetime(2026, 11, 1, tzinfo=UTC)] * len(popularity),
+        }
+        hybrid = pa.schema(
+            [
+                ("project_full_name", pa.string()),
+                ("categories", pa.list_(pa.string())),
+                ("tech_stack", pa.list_(pa.string())),
+                ("popularity", pa.float64()),
+                ("embedding", pa.list_(pa.float32())),
+                ("run_id", pa.string()),
+                ("computed_at", pa.timestamp("us", tz="UTC")),
+            ]
         )
-    try:
-        run_dbt(location, ["seed"], state_dir=tmp_path / "dbt-state")
-        run_dbt(
-            location,
-            ["build", "--select", "+dbt_user_embeddings_data"],
-            state_dir=tmp_path / "dbt-state",
-        )
-        with open_warehouse(location, read_only=True) as warehouse:
-            rows = warehouse.query(
-                "SELECT user_login, known_project_count, mean_popularity "
-                "FROM dbt_user_embeddings_data"
-            ).to_pylist()
-    finally:
-        if backend == "postgresql":
-            import psycopg
-
-            with psycopg.connect(str(location), autocommit=True) as connection:
-                connection.execute("DROP SCHEMA IF EXISTS raw CASCADE")
-                connection.execute("DROP SCHEMA public CASCADE")
-                connection.execute("CREATE SCHEMA public")
-    assert rows == [{"user_login": "alice", "known_project_count": 3, "mean_popularity": 0.2}]
+        warehouse.replace(c.PROJECT_HYBRID_EMBEDDINGS, pa.table(rows, schema=hybrid))
+    run_dbt(location, ["seed"], state_dir=tmp_path / "dbt-state")
+    run_dbt(
+        location,
+        ["build", "--select", "+dbt_user_embeddings_data"],
+        state_dir=tmp_path / "dbt-state",
+    )
+    with open_warehouse(location, read_only=True) as warehouse:
+        users = warehouse.query(
+            "SELECT user_login, known_project_count, mean_popularity FROM dbt_user_embeddings_data"
+        ).to_pylist()
+    assert users == [{"user_login": "alice", "known_project_count": 3, "mean_popularity": 0.2}]
