@@ -158,6 +158,9 @@ def scale_database(projects: int = 125_000, users: int = 20_000) -> tuple[Path, 
                 ],
                 pa.list_(pa.string()),
             ),
+            "dismissed_projects": pa.array(
+                [[] for _ in user_features.logins], pa.list_(pa.string())
+            ),
             "semantic_embedding": vectors_to_arrow(
                 np.asarray(user_features.semantic, dtype=np.float32)
             ),

@@ -4,6 +4,7 @@ Plain Python: the Dagster dbt assets and the offline evaluation both run dbt thr
 """
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -12,12 +13,15 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from functools import cache
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from octorec.constants import RAW_SCHEMA
 from octorec.warehouse import is_postgres_url
@@ -65,9 +69,30 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
+class InstalledDbtCliResource(DbtCliResource):
+    """dagster-dbt's CLI resource, told dbt's version by the installed package.
+
+    Before its first command dagster-dbt asks the executable for its version (`dbt --version`:
+    a Python start, dbt's imports and a look at PyPI for the latest release, about 5 s here,
+    and a wait for the network where there is none). The dbt beside this Python is the
+    dbt-core package this Python has installed, so its metadata answers; any other dbt is
+    still asked.
+    """
+
+    def __init__(self, project_dir: str | Path | DbtProject, **fields: Any) -> None:
+        # Typed as DbtCliResource's own: Dagster makes it again from its fields (`profiles_dir`..).
+        super().__init__(project_dir=project_dir, **fields)
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
+
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource for the octorec project."""
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+    return InstalledDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
 
 @cache
@@ -85,10 +110,47 @@ def dbt_project() -> DbtProject:
         )
     if _manifest_is_stale(project):
         logger.info("parsing the dbt project into %s", project.manifest_path)
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["--quiet", "parse"], target_path=project.target_path
-        ).wait()
+        parse_project(project)
     return project
+
+
+def parse_project(project: DbtProject) -> None:
+    """`dbt parse` into the project's target folder, for the configured warehouse.
+
+    dbt keeps its parse (`partial_parse.msgpack`) for one profile, and the DuckDB file's path
+    is part of the profile: parsed for the warehouse the runs will use, the first dbt command
+    of a run (which starts from this parse) skips a full parse (about 5 s).
+    """
+    with _variables(_configured_dbt_environment()):
+        InstalledDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["--quiet", "parse"], target_path=Path(project.target_path)
+        ).wait()
+
+
+def _configured_dbt_environment() -> dict[str, str]:
+    """The dbt variables of the configured warehouse, or none when the settings are unusable
+    (the run that reads them will say why)."""
+    from octorec.settings import SettingsError, load_settings
+
+    try:
+        return dbt_environment(load_settings().warehouse_location)
+    except SettingsError:
+        return {}
+
+
+@contextmanager
+def _variables(values: dict[str, str]) -> Iterator[None]:
+    """`os.environ` with `values` set, then as it was."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _writable(folder: Path) -> bool:
@@ -171,7 +233,8 @@ def run_dbt(location: str | Path, args: Sequence[str], state_dir: Path | None = 
     started = time.perf_counter()
     finished = subprocess.run(
         command,
-        env={**os.environ, **dbt_environment(location)},
+        # As dagster-dbt runs it: no usage statistics sent to dbt Labs.
+        env={**os.environ, **dbt_environment(location), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         capture_output=True,
         text=True,
         check=False,
