@@ -83,10 +83,12 @@ def _world(users: int, projects: int) -> tuple[Any, Any, str]:
     return user_features, project_features, kind
 
 
-def scale_database(projects: int = 125_000, users: int = 20_000) -> tuple[Path, str]:
-    """The warehouse path (built now unless it exists) and which vectors it holds."""
+def scale_database(
+    projects: int = 125_000, users: int = 20_000, folder: Path = CACHE
+) -> tuple[Path, str]:
+    """The warehouse path in `folder` (built now unless it exists) and which vectors it holds."""
     for kind in ("model", "hashed"):
-        path = CACHE / f"scale-{projects}x{users}-{kind}.duckdb"
+        path = folder / f"scale-{projects}x{users}-{kind}.duckdb"
         if path.exists():
             return path, kind
     from octorec import constants as c
@@ -95,11 +97,11 @@ def scale_database(projects: int = 125_000, users: int = 20_000) -> tuple[Path, 
     from octorec.warehouse import open_warehouse, vectors_to_arrow
 
     user_features, project_features, kind = _world(users, projects)
-    path = CACHE / f"scale-{projects}x{users}-{kind}.duckdb"
+    path = folder / f"scale-{projects}x{users}-{kind}.duckdb"
     names = list(project_features.names)
     now = datetime(2026, 11, 1, tzinfo=UTC)
     vectors = vectors_to_arrow(np.asarray(project_features.semantic, dtype=np.float32))
-    CACHE.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     building = path.with_suffix(".building.duckdb")
     building.unlink(missing_ok=True)
     with open_warehouse(building) as warehouse:
