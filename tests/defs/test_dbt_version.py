@@ -14,10 +14,11 @@ from dagster_dbt import DbtProject
 from octorec.dbt_project import (
     DBT_PROJECT_DIR,
     InstalledDbtCliResource,
-    dbt_environment,
     dbt_executable,
     dbt_project,
+    dbt_target_dir,
     parse_project,
+    run_dbt,
 )
 
 
@@ -40,29 +41,14 @@ def test_a_dbt_elsewhere_is_still_asked(tmp_path: Path) -> None:
     assert str(resource._cli_version) == "2.0.7"
 
 
-def _first_command_log(target: Path, database: Path, scratch: Path) -> str:
-    """dbt's log of `dbt ls` against `database`, starting from the parse in `target`."""
-    scratch.mkdir()
-    (scratch / "partial_parse.msgpack").write_bytes((target / "partial_parse.msgpack").read_bytes())
-    subprocess.run(
-        [
-            dbt_executable(),
-            "ls",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(scratch),
-            "--log-path",
-            str(scratch),
-        ],
-        env={**os.environ, **dbt_environment(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        check=True,
-        capture_output=True,
-    )
-    return (scratch / "dbt.log").read_text()
+def _first_command_log(target: Path, database: Path, state: Path) -> str:
+    """dbt's log of `dbt ls` against `database` (run as octorec runs dbt outside Dagster),
+    starting from the parse in `target`."""
+    folder = dbt_target_dir(database, state) / "outside-dagster"
+    folder.mkdir(parents=True)
+    (folder / "partial_parse.msgpack").write_bytes((target / "partial_parse.msgpack").read_bytes())
+    run_dbt(database, ["ls", "--quiet"], state_dir=state)
+    return (folder / "dbt.log").read_text()
 
 
 @pytest.mark.slow
